@@ -1,0 +1,166 @@
+"""Reading and writing audio: any soundfile format (wav, flac, ogg, mp3), mono, 16 kHz.
+
+Reading a segment seeks in the file and decodes only that segment, so a data loader never decodes a
+whole track to get ten seconds of it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from jointist.constants import SAMPLE_RATE
+
+__all__ = [
+    "AudioError",
+    "EmptyAudioError",
+    "SilentAudioError",
+    "audio_duration_s",
+    "check_audio",
+    "load_audio",
+    "read_segment",
+    "resample",
+    "write_audio",
+]
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used: unreadable, empty, non-finite, or at an unusable sample rate."""
+
+
+class EmptyAudioError(AudioError):
+    """The file decodes to zero samples."""
+
+
+class SilentAudioError(AudioError):
+    """Every sample is (nearly) zero, so there is nothing to transcribe."""
+
+
+def _open(path: str | os.PathLike[str]) -> sf.SoundFile:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file not found: {path}")
+    if path.is_dir():
+        raise AudioError(f"{path} is a directory, not an audio file")
+    try:
+        return sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioError(
+            f"cannot read {path} as audio ({err}); supported formats are wav, flac, ogg and mp3"
+        ) from err
+
+
+def audio_duration_s(path: str | os.PathLike[str]) -> float:
+    """Duration of an audio file in seconds, read from its header."""
+    with _open(path) as f:
+        if f.samplerate <= 0:
+            raise AudioError(f"{path} has an invalid sample rate {f.samplerate}")
+        return f.frames / f.samplerate
+
+
+def resample(audio: np.ndarray, *, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Resample the last axis with soxr (high quality); a no-op when the rates match."""
+    if orig_sr <= 0 or target_sr <= 0:
+        raise AudioError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
+    if orig_sr == target_sr:
+        return audio
+    import soxr
+
+    if audio.ndim == 1:
+        return soxr.resample(audio, orig_sr, target_sr, quality="HQ").astype(np.float32, copy=False)
+    return np.stack([resample(a, orig_sr=orig_sr, target_sr=target_sr) for a in audio])
+
+
+def check_audio(audio: np.ndarray, *, source: str = "audio", allow_silence: bool = True) -> np.ndarray:
+    """Raise a specific :class:`AudioError` for empty, non-finite or (optionally) silent audio."""
+    if audio.size == 0:
+        raise EmptyAudioError(f"{source} contains no samples")
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(f"{source} contains NaN or infinite samples")
+    if not allow_silence and float(np.max(np.abs(audio))) < 1e-6:
+        raise SilentAudioError(f"{source} is silent (peak below 1e-6); there is nothing to transcribe")
+    return audio
+
+
+def read_segment(
+    path: str | os.PathLike[str],
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
+    """Decode ``duration_s`` seconds from ``start_s`` as mono float32 at ``sample_rate``.
+
+    Only the requested frames are decoded (the file is seeked). Past the end of the file the segment
+    is zero-padded, so it always has ``round(duration_s * sample_rate)`` samples.
+
+    Returns:
+        (samples,) float32 array.
+    """
+    with _open(path) as f:
+        sr = f.samplerate
+        if sr <= 0:
+            raise AudioError(f"{path} has an invalid sample rate {sr}")
+        start = max(0, int(round(start_s * sr)))
+        n_native = f.frames - start if duration_s is None else int(round(duration_s * sr))
+        data = np.zeros((0, f.channels), np.float32)
+        if start < f.frames and n_native > 0:
+            try:
+                f.seek(start)
+                data = f.read(min(n_native, f.frames - start), dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as err:
+                raise AudioError(f"cannot decode {path} ({err})") from err
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    mono = resample(np.ascontiguousarray(mono, dtype=np.float32), orig_sr=sr, target_sr=sample_rate)
+    if duration_s is None:
+        return mono
+    n_out = int(round(duration_s * sample_rate))
+    if len(mono) >= n_out:
+        return mono[:n_out]
+    return np.pad(mono, (0, n_out - len(mono)))
+
+
+def load_audio(
+    path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE, allow_silence: bool = True
+) -> np.ndarray:
+    """Load a whole file as mono float32 at ``sample_rate``, with clear errors for bad input.
+
+    Raises:
+        FileNotFoundError: no such file.
+        AudioError: unreadable, empty (:class:`EmptyAudioError`), non-finite or, with
+            ``allow_silence=False``, silent (:class:`SilentAudioError`) audio.
+    """
+    with _open(path) as f:
+        if f.frames == 0:
+            raise EmptyAudioError(f"{path} contains no samples")
+    audio = read_segment(path, sample_rate=sample_rate)
+    return check_audio(audio, source=str(path), allow_silence=allow_silence)
+
+
+def write_audio(
+    path: str | os.PathLike[str], audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, subtype: str | None = None
+) -> Path:
+    """Write audio atomically (temporary file + rename); the format follows the extension.
+
+    Args:
+        audio: (samples,) or (channels, samples); float in [-1, 1] or int16.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = np.asarray(audio)
+    data = data.T if data.ndim == 2 else data
+    if subtype is None and data.dtype == np.int16:
+        subtype = "PCM_16"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        sf.write(tmp, data, sample_rate, subtype=subtype)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

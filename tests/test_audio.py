@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from jointist.audio import (
+    CQT,
+    STFT,
+    AudioError,
+    EmptyAudioError,
+    LogMel,
+    SilentAudioError,
+    build_frontend,
+    load_audio,
+    num_frames,
+    read_segment,
+    write_audio,
+)
+from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
+
+
+def tone(freq_hz: float, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "ogg", "mp3"])
+def test_load_downmixes_and_resamples(tmp_path, ext):
+    stereo = np.stack([tone(440, 2.0, 44100), tone(440, 2.0, 44100)], axis=1)
+    path = tmp_path / f"a.{ext}"
+    sf.write(path, stereo, 44100)
+    audio = load_audio(path)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(len(audio) - 2 * SAMPLE_RATE) <= 0.01 * SAMPLE_RATE  # mp3 adds codec padding
+    spectrum = np.abs(np.fft.rfft(audio[: SAMPLE_RATE]))
+    assert abs(int(np.argmax(spectrum)) - 440) <= 2  # 1 Hz bins over 1 s
+
+
+def test_read_segment_reads_the_window_and_pads(tmp_path):
+    ramp = (np.arange(3 * SAMPLE_RATE) / (3 * SAMPLE_RATE)).astype(np.float32)
+    write_audio(tmp_path / "r.flac", ramp)
+    seg = read_segment(tmp_path / "r.flac", start_s=1.0, duration_s=0.5)
+    assert len(seg) == SAMPLE_RATE // 2
+    assert seg[0] == pytest.approx(ramp[SAMPLE_RATE], abs=1e-4)
+    tail = read_segment(tmp_path / "r.flac", start_s=2.5, duration_s=1.0)
+    assert len(tail) == SAMPLE_RATE and np.all(tail[SAMPLE_RATE // 2 + 1:] == 0)
+
+
+def test_clear_errors_for_bad_audio(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_audio(tmp_path / "missing.wav")
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not audio" * 100)
+    with pytest.raises(AudioError, match="cannot read"):
+        load_audio(garbage)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), SAMPLE_RATE)
+    with pytest.raises(EmptyAudioError):
+        load_audio(empty)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    assert load_audio(silent).shape == (SAMPLE_RATE,)
+    with pytest.raises(SilentAudioError, match="silent"):
+        load_audio(silent, allow_silence=False)
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.full(100, np.nan, np.float32), SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match="NaN"):
+        load_audio(nan)
+    with pytest.raises(AudioError, match="directory"):
+        load_audio(tmp_path)
+
+
+def test_write_audio_is_atomic_and_leaves_no_temporary_files(tmp_path):
+    write_audio(tmp_path / "x.wav", tone(220, 0.1))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.wav"]
+
+
+def test_mel_frame_count_and_rate():
+    mel = LogMel()
+    for seconds in (1.0, 10.0, 2.345):
+        samples = int(seconds * SAMPLE_RATE)
+        out = mel(torch.zeros(3, samples))
+        assert out.shape == (3, samples // 160 + 1, 229) == (3, num_frames(samples), mel.n_bins)
+    assert num_frames(10 * SAMPLE_RATE) == 10 * FRAMES_PER_SECOND + 1
+
+
+def test_mel_frames_are_centred_at_k_over_100_seconds():
+    audio = np.zeros(2 * SAMPLE_RATE, np.float32)
+    audio[int(0.73 * SAMPLE_RATE)] = 1.0  # a click at 0.73 s
+    energy = LogMel()(torch.from_numpy(audio)).exp().sum(-1)[0]
+    assert int(energy.argmax()) == 73
+
+
+def test_frontends_are_batched_and_consistent():
+    audio = torch.from_numpy(np.stack([tone(440, 1.0), tone(110, 1.0)]))
+    batched = LogMel()(audio)
+    assert torch.allclose(batched[1], LogMel()(audio[1])[0], atol=1e-5)
+    cqt = build_frontend("cqt")
+    out = cqt(audio)
+    assert out.shape == (2, 101, 88)
+    assert int(out[0, 50].argmax()) == 69 - 21  # A4 lands on its key
+    assert int(out[1, 50].argmax()) == 45 - 21  # A2
+    with pytest.raises(ValueError, match="front-end"):
+        build_frontend("mfcc")
+    assert isinstance(cqt, CQT)
+
+
+def test_stft_round_trip():
+    stft = STFT()
+    audio = torch.randn(2, 16_000)
+    spec = stft(audio)
+    assert spec.shape == (2, 101, 513) and spec.is_complex()
+    assert torch.allclose(stft.inverse(spec, length=16_000), audio, atol=1e-5)
