@@ -1,0 +1,89 @@
+"""The LightningDataModule over a Slakh2100-format folder (real Slakh2100 or a synthetic corpus)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from jointist.constants import SEGMENT_S
+from jointist.data.slakh import EpochSampler, SlakhDataset, collate_examples
+
+__all__ = ["SlakhDataModule"]
+
+
+class SlakhDataModule(pl.LightningDataModule):
+    """Random windows for training, fixed windows for validation and test.
+
+    Args:
+        root: folder holding ``train/``, ``validation/`` and ``test/``.
+        segment_s: window length in seconds.
+        batch_size: windows per batch.
+        num_workers: loader processes.
+        train_examples_per_epoch: random windows per training epoch.
+        val_windows_per_track: fixed windows per validation/test track (None: all).
+        load_stems: decode stem audio too (separation needs it).
+        seed: seed of the random windows.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        segment_s: float = SEGMENT_S,
+        batch_size: int = 8,
+        num_workers: int = 2,
+        train_examples_per_epoch: int = 1000,
+        val_windows_per_track: int | None = 2,
+        load_stems: bool = False,
+        mix_from_stems: bool = False,
+        train_split: str = "train",
+        val_split: str = "validation",
+        test_split: str = "test",
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.segment_s = segment_s
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.train_examples_per_epoch = train_examples_per_epoch
+        self.val_windows_per_track = val_windows_per_track
+        self.load_stems = load_stems
+        self.mix_from_stems = mix_from_stems
+        self.splits = {"fit": train_split, "validate": val_split, "test": test_split}
+        self.seed = seed
+        self.datasets: dict[str, SlakhDataset] = {}
+
+    def _dataset(self, split: str, *, random: bool) -> SlakhDataset:
+        return SlakhDataset(
+            self.root, split, segment_s=self.segment_s, random=random,
+            examples_per_epoch=self.train_examples_per_epoch, max_windows_per_track=self.val_windows_per_track,
+            load_stems=self.load_stems, mix_from_stems=self.mix_from_stems, seed=self.seed,
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit") and "train" not in self.datasets:
+            self.datasets["train"] = self._dataset(self.splits["fit"], random=True)
+        if stage in (None, "fit", "validate") and "val" not in self.datasets:
+            self.datasets["val"] = self._dataset(self.splits["validate"], random=False)
+        if stage in (None, "test") and "test" not in self.datasets:
+            self.datasets["test"] = self._dataset(self.splits["test"], random=False)
+
+    def _loader(self, dataset: SlakhDataset, **kwargs: object) -> DataLoader:
+        return DataLoader(
+            dataset, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=collate_examples,
+            persistent_workers=self.num_workers > 0, **kwargs,  # type: ignore[arg-type]
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self.datasets["train"]
+        return self._loader(dataset, sampler=EpochSampler(len(dataset)), drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["val"], shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["test"], shuffle=False)

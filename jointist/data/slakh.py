@@ -1,0 +1,351 @@
+"""Slakh2100-format datasets: the real Slakh2100 as released, or a corpus rendered by jointist-synth.
+
+A split folder holds ``TrackNNNNN/`` folders, each with ``metadata.yaml`` (per stem ``program_num``,
+``is_drum``, ``inst_class``, ``audio_rendered``, ``midi_saved``), ``stems/SNN.flac``,
+``MIDI/SNN.mid`` and ``mix.flac``. Stems that were not rendered are skipped. The index of a split
+(paths, durations and every stem's notes) is built once and cached next to the data (or in
+``~/.cache/jointist`` when the data folder is read-only); it is rebuilt when a metadata file changes.
+
+An example is a window of ``segment_s`` seconds: the mixture, the audio of each stem summed per
+instrument class, the notes per class (times relative to the window) and the multi-hot of the classes
+with notes in the window. Only the window is decoded from each file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from jointist.audio.io import AudioError, audio_duration_s, read_segment
+from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
+from jointist.instruments import NUM_CLASSES, by_program
+from jointist.notes import NoteArray
+
+__all__ = [
+    "DatasetError",
+    "EpochSampler",
+    "Example",
+    "ExampleBatch",
+    "SlakhDataset",
+    "StemInfo",
+    "TrackInfo",
+    "collate_examples",
+    "load_index",
+    "read_midi_notes",
+]
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+
+
+class DatasetError(ValueError):
+    """A data folder that is missing or does not follow the Slakh2100 layout; says what and where."""
+
+
+@dataclass(frozen=True)
+class StemInfo:
+    stem_id: str
+    program: int
+    is_drum: bool
+    instrument: int  # class index 0-38
+    audio_path: Path
+    notes: NoteArray
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    track_id: str
+    path: Path
+    mix_path: Path
+    duration_s: float
+    stems: tuple[StemInfo, ...]
+
+    @property
+    def instruments(self) -> list[int]:
+        """Classes of the rendered stems, sorted."""
+        return sorted({s.instrument for s in self.stems})
+
+
+@dataclass
+class Example:
+    """One window of one track.
+
+    Attributes:
+        mix: (samples,) float32 mixture.
+        stems: class index -> (samples,) float32 sum of that class's stems (every class of the track,
+            also when it is silent in the window); empty when stems were not requested.
+        notes: class index -> notes relative to the window start (every class of the track).
+        present: (39,) float32 multi-hot of the classes with at least one note sounding in the window.
+    """
+
+    track_id: str
+    start_s: float
+    mix: np.ndarray
+    stems: dict[int, np.ndarray]
+    notes: dict[int, NoteArray]
+    present: np.ndarray
+
+
+@dataclass
+class ExampleBatch:
+    """A collated batch: tensors for what stacks, lists for what does not."""
+
+    mix: torch.Tensor  # (batch, samples)
+    present: torch.Tensor  # (batch, 39)
+    examples: list[Example] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def collate_examples(examples: Sequence[Example]) -> ExampleBatch:
+    return ExampleBatch(
+        mix=torch.from_numpy(np.stack([e.mix for e in examples])),
+        present=torch.from_numpy(np.stack([e.present for e in examples])),
+        examples=list(examples),
+    )
+
+
+def read_midi_notes(path: Path) -> NoteArray:
+    """All notes of a MIDI file (every instrument in it) as a :class:`NoteArray`."""
+    import pretty_midi
+
+    try:
+        pm = pretty_midi.PrettyMIDI(str(path))
+    except Exception as err:  # pretty_midi/mido raise many types for corrupt files
+        raise DatasetError(f"cannot read MIDI file {path}: {err}") from err
+    notes = [n for inst in pm.instruments for n in inst.notes]
+    return NoteArray.from_arrays(
+        [n.start for n in notes], [n.end for n in notes], [n.pitch for n in notes], [n.velocity for n in notes]
+    )
+
+
+def _read_metadata(path: Path) -> dict:
+    try:
+        meta = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise DatasetError(f"malformed metadata file {path}: {err}") from err
+    if not isinstance(meta, dict) or not isinstance(meta.get("stems"), dict):
+        raise DatasetError(f"malformed metadata file {path}: expected a mapping with a 'stems' mapping")
+    return meta
+
+
+def _read_track(track_dir: Path) -> TrackInfo | None:
+    meta_path = track_dir / "metadata.yaml"
+    meta = _read_metadata(meta_path)
+    audio_dir = track_dir / str(meta.get("audio_dir") or "stems")
+    midi_dir = track_dir / str(meta.get("midi_dir") or "MIDI")
+    mix_path = track_dir / "mix.flac"
+    if not mix_path.is_file():
+        raise DatasetError(f"{track_dir.name}: mixture file {mix_path} does not exist")
+    stems: list[StemInfo] = []
+    for stem_id, info in sorted(meta["stems"].items()):
+        if not isinstance(info, dict):
+            raise DatasetError(f"malformed metadata file {meta_path}: stem {stem_id} is not a mapping")
+        if not info.get("audio_rendered", False):
+            continue
+        try:
+            is_drum = bool(info["is_drum"])
+            program = int(info["program_num"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise DatasetError(f"malformed metadata file {meta_path}: stem {stem_id} lacks a valid {err}") from err
+        audio_path = audio_dir / f"{stem_id}.flac"
+        if not audio_path.is_file():
+            raise DatasetError(f"{track_dir.name}: stem {stem_id} is marked audio_rendered but {audio_path} is missing")
+        midi_path = midi_dir / f"{stem_id}.mid"
+        if not info.get("midi_saved", True) or not midi_path.is_file():
+            log.warning("%s: stem %s has audio but no MIDI; skipping the track", track_dir.name, stem_id)
+            return None
+        instrument = by_program(min(max(program, 0), 127), is_drum=is_drum).index
+        stems.append(StemInfo(stem_id, program, is_drum, instrument, audio_path, read_midi_notes(midi_path)))
+    try:
+        duration_s = audio_duration_s(mix_path)
+    except AudioError as err:
+        raise DatasetError(f"{track_dir.name}: unreadable mixture: {err}") from err
+    return TrackInfo(track_dir.name, track_dir, mix_path, duration_s, tuple(stems))
+
+
+def _track_dirs(split_dir: Path) -> list[Path]:
+    return sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "metadata.yaml").exists())
+
+
+def _fingerprint(track_dirs: Sequence[Path]) -> str:
+    digest = hashlib.sha1(f"v{INDEX_VERSION}".encode())
+    for d in track_dirs:
+        st = (d / "metadata.yaml").stat()
+        digest.update(f"{d.name}:{st.st_mtime_ns}:{st.st_size};".encode())
+    return digest.hexdigest()
+
+
+def _cache_path(split_dir: Path) -> Path:
+    local = split_dir / ".jointist_index.pkl"
+    if os.access(split_dir, os.W_OK):
+        return local
+    key = hashlib.sha1(str(split_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jointist" / f"index-{key}.pkl"
+
+
+def load_index(root: str | os.PathLike[str], split: str, *, use_cache: bool = True) -> list[TrackInfo]:
+    """Index a split (``root/split/Track*``), from the cache when it is up to date.
+
+    Raises:
+        DatasetError: the root or split folder is missing, holds no tracks, or a track is malformed.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(
+            f"data root {root} does not exist; render a corpus with `jointist-synth root={root}` or point "
+            "data.root (or $SLAKH2100_ROOT) at a Slakh2100 download"
+        )
+    split_dir = root / split
+    if not split_dir.is_dir():
+        found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        raise DatasetError(f"split folder {split_dir} does not exist (found: {', '.join(found) or 'nothing'})")
+    track_dirs = _track_dirs(split_dir)
+    if not track_dirs:
+        raise DatasetError(f"{split_dir} holds no TrackNNNNN folders with a metadata.yaml")
+    fingerprint = _fingerprint(track_dirs)
+    cache = _cache_path(split_dir)
+    if use_cache and cache.is_file():
+        try:
+            with cache.open("rb") as f:
+                cached = pickle.load(f)
+            if cached.get("fingerprint") == fingerprint:
+                return cached["tracks"]
+        except Exception:  # a stale or corrupt cache is rebuilt
+            log.warning("ignoring unreadable index cache %s", cache)
+    tracks = [t for t in (_read_track(d) for d in track_dirs) if t is not None]
+    if use_cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump({"fingerprint": fingerprint, "tracks": tracks}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    return tracks
+
+
+class SlakhDataset(torch.utils.data.Dataset):
+    """Windows of a Slakh2100-format split.
+
+    Args:
+        root: the folder holding the split folders.
+        split: ``train``, ``validation``, ``test`` (or any folder name).
+        segment_s: window length in seconds.
+        random: draw windows at random (training) instead of the fixed sequence of windows
+            ``0, hop_s, 2 * hop_s, ...`` of every track (validation/test).
+        examples_per_epoch: dataset length in random mode.
+        hop_s: step between fixed windows (default: ``segment_s``).
+        max_windows_per_track: cap on fixed windows per track.
+        load_stems: decode each stem (for separation); transcription and recognition need only the mix.
+        mix_from_stems: build the mixture as the sum of the stems instead of decoding ``mix.flac``.
+        seed: the random windows depend only on ``(seed, index)``.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        *,
+        segment_s: float = SEGMENT_S,
+        random: bool = True,
+        examples_per_epoch: int = 1000,
+        hop_s: float | None = None,
+        max_windows_per_track: int | None = None,
+        load_stems: bool = True,
+        mix_from_stems: bool = False,
+        sample_rate: int = SAMPLE_RATE,
+        seed: int = 0,
+        use_cache: bool = True,
+    ) -> None:
+        if segment_s <= 0:
+            raise ValueError(f"segment_s must be positive, got {segment_s}")
+        if mix_from_stems and not load_stems:
+            raise ValueError("mix_from_stems needs load_stems=True")
+        self.root = Path(root)
+        self.split = split
+        self.segment_s = float(segment_s)
+        self.random = random
+        self.examples_per_epoch = int(examples_per_epoch)
+        self.load_stems = load_stems
+        self.mix_from_stems = mix_from_stems
+        self.sample_rate = sample_rate
+        self.seed = seed
+        self.tracks = load_index(self.root, split, use_cache=use_cache)
+        self.windows: list[tuple[int, float]] = []
+        if not random:
+            hop = float(hop_s or segment_s)
+            for t, track in enumerate(self.tracks):
+                starts = np.arange(0.0, max(track.duration_s - self.segment_s, 0.0) + 1e-9, hop)
+                if max_windows_per_track is not None:
+                    starts = starts[:max_windows_per_track]
+                self.windows.extend((t, round(float(s), 2)) for s in starts)
+
+    def __len__(self) -> int:
+        return self.examples_per_epoch if self.random else len(self.windows)
+
+    def window(self, index: int) -> tuple[int, float]:
+        """(track index, start in seconds) of example ``index``; random windows start on the frame grid."""
+        if not self.random:
+            return self.windows[index]
+        rng = np.random.default_rng([self.seed, index])
+        t = int(rng.integers(len(self.tracks)))
+        last_frame = int(max(self.tracks[t].duration_s - self.segment_s, 0.0) * FRAMES_PER_SECOND)
+        return t, int(rng.integers(last_frame + 1)) / FRAMES_PER_SECOND
+
+    def __getitem__(self, index: int) -> Example:
+        t, start_s = self.window(int(index))
+        return self.example(t, start_s)
+
+    def example(self, track_index: int, start_s: float) -> Example:
+        """The window of ``segment_s`` seconds starting at ``start_s`` of a track."""
+        track = self.tracks[track_index]
+        end_s = start_s + self.segment_s
+        n = int(round(self.segment_s * self.sample_rate))
+        stems: dict[int, np.ndarray] = {}
+        if self.load_stems:
+            for stem in track.stems:
+                wave = read_segment(stem.audio_path, start_s=start_s, duration_s=self.segment_s, sample_rate=self.sample_rate)
+                stems[stem.instrument] = stems[stem.instrument] + wave if stem.instrument in stems else wave
+        if self.mix_from_stems:
+            mix = np.sum(list(stems.values()), axis=0) if stems else np.zeros(n, np.float32)
+        else:
+            mix = read_segment(track.mix_path, start_s=start_s, duration_s=self.segment_s, sample_rate=self.sample_rate)
+        by_class: dict[int, list[NoteArray]] = {}
+        for stem in track.stems:
+            by_class.setdefault(stem.instrument, []).append(stem.notes.window(start_s, end_s))
+        notes = {c: NoteArray.concatenate(parts) for c, parts in by_class.items()}
+        present = np.zeros(NUM_CLASSES, np.float32)
+        for c, arr in notes.items():
+            present[c] = float(len(arr) > 0)
+        return Example(track.track_id, float(start_s), mix.astype(np.float32, copy=False), stems, notes, present)
+
+
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """Yields ``epoch * n, ..., epoch * n + n - 1``: fresh random windows every epoch, reproducibly.
+
+    Lightning calls ``set_epoch`` on the sampler at the start of each training epoch.
+    """
+
+    def __init__(self, num_samples: int) -> None:
+        self.num_samples = num_samples
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        start = self.epoch * self.num_samples
+        return iter(range(start, start + self.num_samples))
+
+    def __len__(self) -> int:
+        return self.num_samples
