@@ -114,3 +114,18 @@ def test_unreadable_audio_file(hand_corpus):
     (hand_corpus / "train" / "Track00002" / "mix.flac").write_bytes(b"junk")
     with pytest.raises(DatasetError, match="Track00002: unreadable mixture"):
         load_index(hand_corpus, "train", use_cache=False)
+
+
+def test_decoded_cache_gives_the_same_windows(hand_corpus, tmp_path):
+    direct = SlakhDataset(hand_corpus, "train", segment_s=1.5, random=False)
+    cached = SlakhDataset(hand_corpus, "train", segment_s=1.5, random=False, decode_cache=tmp_path / "dec")
+    for index in range(len(direct)):
+        a, b = direct[index], cached[index]
+        assert np.allclose(a.mix, b.mix, atol=1 / 16384)
+        assert sorted(a.stems) == sorted(b.stems)
+        for c in a.stems:
+            assert np.allclose(a.stems[c], b.stems[c], atol=1 / 16384)
+    assert len(list((tmp_path / "dec").rglob("*.npy"))) == 2 + 3 + 1  # two mixes, four rendered stems
+    again = SlakhDataset(hand_corpus, "train", segment_s=1.5, random=False, decode_cache="auto")
+    assert np.allclose(again.example(0, 2.9).mix, direct.example(0, 2.9).mix, atol=1 / 16384)
+    assert (hand_corpus / "train" / ".jointist_decoded").is_dir()

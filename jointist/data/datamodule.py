@@ -26,6 +26,8 @@ class SlakhDataModule(pl.LightningDataModule):
         val_windows_per_track: fixed windows per validation/test track (None: all).
         load_stems: decode stem audio too (separation needs it).
         seed: seed of the random windows.
+        decode_cache: a folder (or ``"auto"``) for audio decoded once into memory-mappable files;
+            None decodes each window from the FLAC files (see :class:`DecodedAudioCache`).
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class SlakhDataModule(pl.LightningDataModule):
         val_split: str = "validation",
         test_split: str = "test",
         seed: int = 0,
+        decode_cache: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -55,6 +58,7 @@ class SlakhDataModule(pl.LightningDataModule):
         self.mix_from_stems = mix_from_stems
         self.splits = {"fit": train_split, "validate": val_split, "test": test_split}
         self.seed = seed
+        self.decode_cache = decode_cache
         self.datasets: dict[str, SlakhDataset] = {}
 
     def _dataset(self, split: str, *, random: bool) -> SlakhDataset:
@@ -62,6 +66,7 @@ class SlakhDataModule(pl.LightningDataModule):
             self.root, split, segment_s=self.segment_s, random=random,
             examples_per_epoch=self.train_examples_per_epoch, max_windows_per_track=self.val_windows_per_track,
             load_stems=self.load_stems, mix_from_stems=self.mix_from_stems, seed=self.seed,
+            decode_cache=self.decode_cache,
         )
 
     def setup(self, stage: str | None = None) -> None:
