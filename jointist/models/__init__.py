@@ -1,0 +1,1 @@
+"""Plain ``nn.Module`` models: tensors in, tensors out; no Lightning, Hydra or OmegaConf."""
