@@ -101,3 +101,13 @@ class NoteArray:
         return NoteArray(
             self.onset_s[keep] - start_s, self.offset_s[keep] - start_s, self.pitch[keep], self.velocity[keep]
         )
+
+    def starting_within(self, start_s: float, end_s: float) -> NoteArray:
+        """Notes whose onset lies in ``[start_s, end_s)``, offsets clipped to ``end_s`` (times unchanged).
+
+        What can be scored in a window: a note that started earlier has no onset there.
+        """
+        keep = (self.onset_s >= start_s) & (self.onset_s < end_s)
+        return NoteArray(
+            self.onset_s[keep], np.minimum(self.offset_s[keep], end_s), self.pitch[keep], self.velocity[keep]
+        )

@@ -1,0 +1,165 @@
+"""Posteriorgrams -> notes -> multitrack MIDI. Plain numpy, testable without a model.
+
+Both transcription heads end in :class:`~jointist.notes.NoteArray` per instrument, so MIDI export,
+JSON export and metrics are shared.
+
+Note decoding (onsets-and-frames style), per pitch:
+1. an onset is a frame whose onset probability is >= ``onset_threshold`` and a local maximum
+   (a run of frames above the threshold yields one onset, at its peak);
+2. the note sounds from the onset frame while the frame probability stays >= ``frame_threshold``
+   (the onset frame and the ``onset_frames`` after it count as sounding, since frame activations
+   often lag the onset), and stops at the next onset of the same pitch;
+3. notes shorter than ``min_note_s`` are dropped. Times are frame indices / frames per second (frame
+   ``k`` is centred at ``k / fps``), the rule of :mod:`jointist.data.targets`.
+Drums keep onsets only; each hit gets a fixed ``drum_note_s`` duration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
+from jointist.instruments import Instrument, by_index
+from jointist.notes import NoteArray
+
+__all__ = ["DecodeConfig", "decode_notes", "notes_to_json", "read_midi", "write_midi"]
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """Thresholds of note decoding (named defaults shared by API, CLI, evaluation and tests)."""
+
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.4
+    min_note_s: float = 0.03
+    onset_frames: int = 1
+    drum_note_s: float = 0.1
+    velocity: int = 100
+
+
+def _onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
+    """Boolean (T, P): frames above threshold that are the maximum of their run."""
+    above = onset >= threshold
+    prev = np.vstack([np.full((1, onset.shape[1]), -np.inf), onset[:-1]])
+    nxt = np.vstack([onset[1:], np.full((1, onset.shape[1]), -np.inf)])
+    return above & (onset >= prev) & (onset > nxt)
+
+
+def decode_notes(
+    onset: np.ndarray,
+    frame: np.ndarray,
+    *,
+    is_drum: bool = False,
+    config: DecodeConfig = DecodeConfig(),
+    fps: int = FRAMES_PER_SECOND,
+    offset_s: float = 0.0,
+) -> NoteArray:
+    """Notes from onset and frame probabilities of one instrument, each (T, 88).
+
+    Args:
+        offset_s: time of frame 0 (for windows that do not start at 0).
+    """
+    onset = np.asarray(onset, dtype=np.float32)
+    frame = np.asarray(frame, dtype=np.float32)
+    if onset.shape != frame.shape or onset.ndim != 2 or onset.shape[1] != N_PITCHES:
+        raise ValueError(f"onset and frame must both be (time, {N_PITCHES}), got {onset.shape} and {frame.shape}")
+    num_frames = onset.shape[0]
+    peaks = _onset_peaks(onset, config.onset_threshold)
+    starts_t, starts_p = np.nonzero(peaks)
+    if is_drum:
+        on = starts_t / fps + offset_s
+        off = np.minimum(on + config.drum_note_s, num_frames / fps + offset_s)  # not past the audio
+        return NoteArray.from_arrays(on, off, starts_p + MIN_MIDI, np.full(len(on), config.velocity))
+    on_list, off_list, pitch_list = [], [], []
+    active = frame >= config.frame_threshold
+    min_frames = max(1, int(round(config.min_note_s * fps)))
+    for p in np.unique(starts_p):
+        onsets = np.sort(starts_t[starts_p == p])
+        column = active[:, p]
+        # first frame at or after each index where the pitch is not active
+        inactive = np.flatnonzero(~column)
+        for i, start in enumerate(onsets):
+            limit = onsets[i + 1] if i + 1 < len(onsets) else num_frames
+            hold = min(start + 1 + config.onset_frames, limit)
+            j = np.searchsorted(inactive, hold)
+            end = min(inactive[j] if j < len(inactive) else num_frames, limit)
+            end = max(end, hold)
+            if end - start >= min_frames:
+                on_list.append(start)
+                off_list.append(end)
+                pitch_list.append(p + MIN_MIDI)
+    on = np.asarray(on_list, np.float64) / fps + offset_s
+    off = np.asarray(off_list, np.float64) / fps + offset_s
+    return NoteArray.from_arrays(on, off, pitch_list, np.full(len(on_list), config.velocity))
+
+
+def write_midi(
+    tracks: Mapping[int | Instrument, NoteArray], path: str | os.PathLike[str], *, tempo_bpm: float = 120.0
+) -> Path:
+    """One MIDI track per instrument class with its representative GM program; drums on channel 10.
+
+    Written atomically. Classes are written in index order so files are reproducible.
+    """
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm, resolution=960)
+    items = sorted((((by_index(k) if isinstance(k, int) else k), v) for k, v in tracks.items()), key=lambda kv: kv[0].index)
+    for inst, notes in items:
+        track = pretty_midi.Instrument(program=inst.program, is_drum=inst.is_drum, name=inst.name)
+        track.notes = [
+            pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(a), end=float(max(b, a + 1e-3)))
+            for a, b, p, v in zip(notes.onset_s, notes.offset_s, notes.pitch, notes.velocity)
+        ]
+        pm.instruments.append(track)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mid")
+    os.close(fd)
+    try:
+        pm.write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_midi(path: str | os.PathLike[str]) -> dict[int, NoteArray]:
+    """Notes per instrument class from a MIDI file (tracks of one class are merged)."""
+    import pretty_midi
+
+    from jointist.instruments import by_program
+
+    pm = pretty_midi.PrettyMIDI(str(path))
+    parts: dict[int, list] = {}
+    for inst in pm.instruments:
+        parts.setdefault(by_program(inst.program, is_drum=inst.is_drum).index, []).extend(inst.notes)
+    return {
+        c: NoteArray.from_arrays([n.start for n in ns], [n.end for n in ns], [n.pitch for n in ns], [n.velocity for n in ns])
+        for c, ns in sorted(parts.items())
+    }
+
+
+def notes_to_json(tracks: Mapping[int, NoteArray], *, extra: Mapping[str, object] | None = None) -> str:
+    """A JSON document: ``{"instruments": [{"index", "name", "program", "is_drum", "notes": [...]}]}``."""
+    doc = {
+        **(dict(extra) if extra else {}),
+        "instruments": [
+            {
+                "index": c, "name": by_index(c).name, "program": by_index(c).program, "is_drum": by_index(c).is_drum,
+                "notes": [
+                    {"onset_s": round(e.onset_s, 4), "offset_s": round(e.offset_s, 4), "pitch": e.pitch, "velocity": e.velocity}
+                    for e in notes.to_events()
+                ],
+            }
+            for c, notes in sorted(tracks.items())
+        ],
+    }
+    return json.dumps(doc, indent=1)

@@ -1,0 +1,81 @@
+import numpy as np
+import pretty_midi
+import pytest
+
+from jointist.notes import NoteArray
+from jointist.postprocess import DecodeConfig, decode_notes, notes_to_json, read_midi, write_midi
+
+
+def posteriorgram(frames: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    onset = np.zeros((frames, 88), np.float32)
+    frame = np.zeros((frames, 88), np.float32)
+    # C4 (key 39): onset run 9..11 peaking at 10, sounding frames 10..29
+    onset[9:12, 39] = [0.6, 0.9, 0.7]
+    frame[10:30, 39] = 0.8
+    # E4 (key 43): onset at 20, frames dip below threshold at 25 -> ends at 25
+    onset[20, 43] = 0.8
+    frame[20:25, 43] = 0.9
+    frame[25:40, 43] = 0.2
+    # G4 (key 46): two onsets at 50 and 60 with continuous frames -> two notes split at 60
+    onset[50, 46] = onset[60, 46] = 0.95
+    frame[50:70, 46] = 0.9
+    # A4 (key 48): onset below threshold -> nothing
+    onset[70, 48] = 0.4
+    frame[70:80, 48] = 0.9
+    # B4 (key 50): onset with a frame lag of one frame -> still a note starting at 80
+    onset[80, 50] = 0.7
+    frame[81:90, 50] = 0.9
+    # D5 (key 53): a 1-frame blip -> dropped by min_note_s (3 frames)
+    onset[95, 53] = 0.9
+    return onset, frame
+
+
+def test_decoding_golden_values():
+    onset, frame = posteriorgram()
+    notes = decode_notes(onset, frame, config=DecodeConfig(onset_threshold=0.5, frame_threshold=0.5, min_note_s=0.03))
+    got = [(round(e.onset_s, 2), round(e.offset_s, 2), e.pitch) for e in notes.to_events()]
+    assert got == [(0.1, 0.3, 60), (0.2, 0.25, 64), (0.5, 0.6, 67), (0.6, 0.7, 67), (0.8, 0.9, 71)]
+    assert set(notes.velocity.tolist()) == {100}
+
+
+def test_decoding_offsets_time_and_drums():
+    onset, frame = posteriorgram()
+    shifted = decode_notes(onset, frame, config=DecodeConfig(frame_threshold=0.5), offset_s=10.0)
+    assert shifted.onset_s[0] == pytest.approx(10.1)
+    drums = decode_notes(onset, frame, is_drum=True, config=DecodeConfig(drum_note_s=0.05))
+    assert drums.onset_s.tolist() == pytest.approx([0.1, 0.2, 0.5, 0.6, 0.8, 0.95])
+    assert np.allclose(drums.offset_s - drums.onset_s, 0.05)
+    with pytest.raises(ValueError, match="88"):
+        decode_notes(onset[:, :80], frame[:, :80])
+
+
+def test_midi_round_trip_keeps_programs_drums_and_timing(tmp_path):
+    tracks = {
+        0: NoteArray.from_arrays([0.1234, 1.0], [0.5, 1.7777], [60, 64], [90, 30]),
+        10: NoteArray.from_arrays([0.25], [2.5], [40], [100]),
+        38: NoteArray.from_arrays([0.0, 0.5], [0.1, 0.6], [36, 38], [120, 80]),
+    }
+    path = write_midi(tracks, tmp_path / "song.mid")
+    pm = pretty_midi.PrettyMIDI(str(path))
+    assert [(i.program, i.is_drum, i.name) for i in pm.instruments] == [(0, False, "Piano"), (32, False, "Bass"), (0, True, "Drums")]
+    back = read_midi(path)
+    assert sorted(back) == [0, 10, 38]
+    for c, notes in tracks.items():
+        assert np.abs(back[c].onset_s - notes.onset_s).max() < 0.01
+        assert np.abs(back[c].offset_s - notes.offset_s).max() < 0.01
+        assert back[c].pitch.tolist() == notes.pitch.tolist()
+        assert back[c].velocity.tolist() == notes.velocity.tolist()
+    # drums land on MIDI channel 10 (index 9) in the written file
+    import mido
+
+    channels = {msg.channel for track in mido.MidiFile(str(path)).tracks for msg in track if msg.type == "note_on"}
+    assert 9 in channels and len(channels) == 3
+
+
+def test_notes_json():
+    import json
+
+    doc = json.loads(notes_to_json({10: NoteArray.from_arrays([0.5], [1.0], [40])}, extra={"source": "x.wav"}))
+    assert doc["source"] == "x.wav"
+    assert doc["instruments"][0]["name"] == "Bass" and doc["instruments"][0]["program"] == 32
+    assert doc["instruments"][0]["notes"] == [{"onset_s": 0.5, "offset_s": 1.0, "pitch": 40, "velocity": 100}]
