@@ -108,6 +108,10 @@ class ExampleBatch:
     def __len__(self) -> int:
         return len(self.examples)
 
+    def to(self, device: torch.device | str) -> ExampleBatch:
+        """Move the tensors (Lightning calls this; notes and stems stay as numpy on the host)."""
+        return ExampleBatch(self.mix.to(device), self.present.to(device), self.examples)
+
 
 def collate_examples(examples: Sequence[Example]) -> ExampleBatch:
     return ExampleBatch(

@@ -1,0 +1,1 @@
+"""LightningModules: losses, metrics, optimisers and logging around the plain models."""

@@ -1,0 +1,235 @@
+"""Training the FiLM-conditioned transcriber: losses, instrument sampling, validation F1, logging.
+
+Per clip the task transcribes ``instruments_per_clip`` classes: up to ``present_per_clip`` of the
+classes with notes in the window, the rest absent classes with empty targets (negatives, so the
+model learns to stay silent for an instrument that does not play). Both draws use probabilities
+``p(c) ~ count(c) ** (1 / temperature)`` over the training set's stem counts: temperature 1 follows
+the data, larger values flatten toward uniform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from jointist.audio.features import num_frames
+from jointist.constants import FRAMES_PER_SECOND
+from jointist.data.slakh import Example, ExampleBatch
+from jointist.data.targets import notes_to_rolls
+from jointist.instruments import DRUMS, NUM_CLASSES
+from jointist.metrics import PieceScores, evaluate_piece, summarise
+from jointist.postprocess import DecodeConfig, decode_notes
+
+__all__ = ["TranscriptionTask", "sample_instruments"]
+
+
+def sample_instruments(
+    rng: np.random.Generator,
+    present: np.ndarray,
+    *,
+    k: int,
+    max_present: int,
+    class_weights: np.ndarray,
+) -> np.ndarray:
+    """Choose ``k`` distinct classes: up to ``max_present`` present ones, the rest absent.
+
+    Args:
+        present: (39,) multi-hot of the classes with notes in the clip.
+        class_weights: (39,) positive sampling weights.
+    """
+    present_idx = np.flatnonzero(present > 0)
+    absent_idx = np.flatnonzero(present <= 0)
+    n_present = min(max_present, len(present_idx), k)
+    chosen: list[int] = []
+    if n_present:
+        w = class_weights[present_idx] / class_weights[present_idx].sum()
+        chosen += rng.choice(present_idx, size=n_present, replace=False, p=w).tolist()
+    n_absent = k - n_present
+    if n_absent:
+        w = class_weights[absent_idx] / class_weights[absent_idx].sum()
+        chosen += rng.choice(absent_idx, size=n_absent, replace=False, p=w).tolist()
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def rolls_for(examples: list[Example], instruments: np.ndarray, *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Onset and frame targets (B, K, frames, 88) for the chosen classes of each clip."""
+    b, k = instruments.shape
+    onset = np.zeros((b, k, frames, 88), np.float32)
+    frame = np.zeros((b, k, frames, 88), np.float32)
+    for i, ex in enumerate(examples):
+        for j, c in enumerate(instruments[i]):
+            notes = ex.notes.get(int(c))
+            if notes is None or not len(notes):
+                continue
+            rolls = notes_to_rolls(notes, num_frames=frames, is_drum=int(c) == DRUMS.index)
+            onset[i, j], frame[i, j] = rolls.onset, rolls.frame
+    return torch.from_numpy(onset), torch.from_numpy(frame)
+
+
+class TranscriptionTask(pl.LightningModule):
+    """LightningModule around an :class:`~jointist.models.transcriber.OnsetsFramesTranscriber`.
+
+    Args:
+        model: the transcriber (any module with ``forward(audio, instruments) -> (onset, frame)`` and
+            a ``config`` dict of its constructor arguments).
+        optimizer: a factory ``params -> Optimizer`` (Hydra ``_partial_: true``).
+        scheduler: optional factory ``optimizer -> LRScheduler``, stepped every step.
+        instruments_per_clip: classes transcribed per training clip (present + absent).
+        present_per_clip: at most this many of them present.
+        temperature: sampling temperature over class counts.
+        onset_weight, frame_weight: loss weights.
+        onset_pos_weight: weight of the positive cells in the onset BCE; onsets are ~0.1% of the
+            roll, and without it the onset branch learns far more slowly than the frame branch.
+        decode: note decoding thresholds for validation F1 (stored with the model).
+        seed: seed of the instrument draws.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        instruments_per_clip: int = 4,
+        present_per_clip: int = 3,
+        temperature: float = 2.0,
+        onset_weight: float = 1.0,
+        frame_weight: float = 1.0,
+        onset_pos_weight: float = 1.0,
+        decode: dict[str, float] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not 1 <= instruments_per_clip <= NUM_CLASSES:
+            raise ValueError(f"instruments_per_clip must be in 1..{NUM_CLASSES}, got {instruments_per_clip}")
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.instruments_per_clip = instruments_per_clip
+        self.present_per_clip = present_per_clip
+        self.temperature = temperature
+        self.onset_weight = onset_weight
+        self.frame_weight = frame_weight
+        self.onset_pos_weight = onset_pos_weight
+        self.decode = DecodeConfig(**(decode or {}))
+        self.seed = seed
+        self.class_weights = np.ones(NUM_CLASSES)
+        self._val_scores: list[PieceScores] = []
+        self._val_image: tuple[np.ndarray, np.ndarray, str] | None = None
+        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
+
+    # -- set-up -------------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dataset = getattr(datamodule, "datasets", {}).get("train") if datamodule is not None else None
+        if dataset is not None:
+            counts = np.zeros(NUM_CLASSES)
+            for track in dataset.tracks:
+                for stem in track.stems:
+                    counts[stem.instrument] += 1
+            self.class_weights = (counts + 1.0) ** (1.0 / self.temperature)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["jointist_model"] = {
+            "class": type(self.model).__name__,
+            "config": dict(self.model.config),  # type: ignore[arg-type]
+            "extra": {"decode": dict(self.decode.__dict__)},
+        }
+
+    # -- training -------------------------------------------------------------------------------
+    def _bce(self, onset: torch.Tensor, onset_t: torch.Tensor, frame: torch.Tensor, frame_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bce = nn.functional.binary_cross_entropy_with_logits
+        pos_weight = torch.tensor(self.onset_pos_weight, device=onset.device)
+        return bce(onset, onset_t, pos_weight=pos_weight), bce(frame, frame_t)
+
+    def _loss(self, batch: ExampleBatch, instruments: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
+        frames = num_frames(batch.mix.shape[-1])
+        onset_t, frame_t = rolls_for(batch.examples, instruments, frames=frames)
+        out = self.model(batch.mix, torch.from_numpy(instruments).to(self.device))
+        onset_t, frame_t = onset_t.to(self.device), frame_t.to(self.device)
+        onset_loss, frame_loss = self._bce(out.onset, onset_t, out.frame, frame_t)
+        loss = self.onset_weight * onset_loss + self.frame_weight * frame_loss
+        return loss, {"onset": onset_loss, "frame": frame_loss}, out
+
+    def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
+        rng = np.random.default_rng([self.seed, self.global_step, batch_idx])
+        instruments = np.stack([
+            sample_instruments(rng, ex.present, k=self.instruments_per_clip, max_present=self.present_per_clip,
+                               class_weights=self.class_weights)
+            for ex in batch.examples
+        ])
+        loss, parts, _ = self._loss(batch, instruments)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
+        self.log("train/onset_loss", parts["onset"], batch_size=len(batch))
+        self.log("train/frame_loss", parts["frame"], batch_size=len(batch))
+        return loss
+
+    # -- validation -----------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_scores = []
+        self._val_image = None
+
+    def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
+        features = self.model.features(batch.mix)  # type: ignore[operator]
+        frames = features.shape[1]
+        losses = []
+        for i, ex in enumerate(batch.examples):
+            classes = np.asarray(sorted(ex.notes), dtype=np.int64)[None, :]
+            if classes.size == 0:
+                continue
+            out = self.model.heads(features[i: i + 1], torch.from_numpy(classes).to(self.device))  # type: ignore[operator]
+            onset_t, frame_t = rolls_for([ex], classes, frames=frames)
+            onset_loss, frame_loss = self._bce(out.onset, onset_t.to(self.device), out.frame, frame_t.to(self.device))
+            losses.append(self.onset_weight * onset_loss + self.frame_weight * frame_loss)
+            onset_p = torch.sigmoid(out.onset[0]).float().cpu().numpy()
+            frame_p = torch.sigmoid(out.frame[0]).float().cpu().numpy()
+            estimate = {
+                int(c): decode_notes(onset_p[j], frame_p[j], is_drum=int(c) == DRUMS.index, config=self.decode)
+                for j, c in enumerate(classes[0])
+            }
+            # frame k covers [k - 0.5, k + 0.5) / fps: onsets from -5 ms on belong to the window
+            window_s = (frames - 0.5) / FRAMES_PER_SECOND
+            reference = {c: n.starting_within(-0.5 / FRAMES_PER_SECOND, window_s) for c, n in ex.notes.items()}
+            self._val_scores.append(evaluate_piece(f"{ex.track_id}@{ex.start_s}", reference, estimate))
+            if self._val_image is None:
+                j = int(np.argmax([len(ex.notes[int(c)]) for c in classes[0]]))
+                self._val_image = (frame_p[j], frame_t[0, j].numpy(), f"{ex.track_id} class {int(classes[0, j])}")
+        if losses:
+            self.log("val/loss", torch.stack(losses).mean(), prog_bar=True, batch_size=len(batch))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_scores:
+            return
+        report = summarise(self._val_scores)
+        self.log("val/note_f1_flat", report.flat["onset"])
+        self.log("val/note_f1_instrument", report.instrumentwise["onset"])
+        self.log("val/note_f1_piece", report.piecewise["onset"])
+        self.log("val/note_f1_offset_flat", report.flat["offset"])
+        self.log("val/multi_instrument_f1", report.multi_instrument["offset"])
+        self.log("val/frame_f1", report.frame["instrument"])
+        self.log("val/note_f1", report.piecewise["onset"], prog_bar=True)
+        self._log_roll_image()
+
+    def _log_roll_image(self) -> None:
+        if self._val_image is None or self.logger is None:
+            return
+        experiment = getattr(self.logger, "experiment", None)
+        if not hasattr(experiment, "add_image"):
+            return
+        predicted, target, _ = self._val_image
+        # rows: pitch (low at the bottom); red = target, green = prediction
+        image = np.zeros((3, predicted.shape[1], predicted.shape[0]), np.float32)
+        image[0] = target.T[::-1]
+        image[1] = predicted.T[::-1]
+        experiment.add_image("val/frame_roll_target_red_prediction_green", image, self.global_step)

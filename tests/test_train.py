@@ -1,0 +1,113 @@
+"""Training: fast_dev_run of the real Hydra config, overfitting one clip, resuming from a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from jointist.cli import CONF_DIR
+from jointist.cli.train import train
+from jointist.data.targets import notes_to_rolls
+from jointist.metrics import match_counts
+from jointist.models.serialize import load_model
+from jointist.models.transcriber import OnsetsFramesTranscriber
+from jointist.notes import NoteArray
+from jointist.postprocess import decode_notes
+from jointist.tasks.transcription import sample_instruments
+from tests.conftest import sine_notes, write_track
+
+
+@pytest.fixture
+def mini_corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "mini"
+    for split, name in (("train", "Track00001"), ("train", "Track00002"), ("validation", "Track00003"), ("test", "Track00004")):
+        write_track(root / split, name, {
+            "S00": {"program": 0, "notes": [(0.2, 0.8, 60), (1.0, 1.5, 64), (1.5, 2.5, 67)]},
+            "S01": {"program": 33, "notes": [(0.1, 1.9, 40)]},
+        }, duration_s=3.0)
+    return root
+
+
+def compose_train(root: Path, out: Path, *overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[
+            f"data.root={root}", "model=transcriber_tiny", "data.segment_s=1.0", "data.batch_size=2",
+            "data.num_workers=0", "data.train_examples_per_epoch=4", f"paths.output_dir={out}", *overrides,
+        ])
+
+
+def test_fast_dev_run_of_jointist_train(mini_corpus, tmp_path):
+    cfg = compose_train(mini_corpus, tmp_path / "run", "+trainer.fast_dev_run=true")
+    result = train(cfg)
+    assert {"train/loss", "val/loss", "val/note_f1"} <= set(result["metrics"])
+    assert np.isfinite(result["metrics"]["train/loss"])
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml")))
+def test_every_experiment_config_runs_one_step(mini_corpus, tmp_path, experiment):
+    cfg = compose_train(mini_corpus, tmp_path / "run", f"experiment={experiment}", "model=transcriber_tiny",
+                        "data.segment_s=1.0", "data.num_workers=0", "+trainer.fast_dev_run=true", "~trainer.max_time")
+    assert np.isfinite(train(cfg)["metrics"]["train/loss"])
+
+
+def test_training_resumes_from_its_last_checkpoint(mini_corpus, tmp_path):
+    out = tmp_path / "run"
+    first = train(compose_train(mini_corpus, out, "trainer.max_steps=2", "trainer.val_check_interval=2"))
+    last = out / "checkpoints" / "last.ckpt"
+    assert last.is_file() and Path(first["model_file"]).is_file()
+    assert not [p for p in (out / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    resumed = train(compose_train(mini_corpus, out, "trainer.max_steps=4", "trainer.val_check_interval=2",
+                                  f"ckpt_path={last}"))
+    assert torch.load(last, weights_only=False)["global_step"] == 4
+    model, extra = load_model(resumed["model_file"])
+    assert extra["trained_steps"] == 4 and isinstance(model, OnsetsFramesTranscriber)
+    # the Lightning checkpoint itself rebuilds the model without Hydra
+    assert isinstance(load_model(last)[0], OnsetsFramesTranscriber)
+
+
+def test_instrument_sampling_mixes_present_and_absent():
+    rng = np.random.default_rng(0)
+    present = np.zeros(39)
+    present[[0, 10, 38, 5]] = 1
+    for _ in range(20):
+        chosen = sample_instruments(rng, present, k=4, max_present=3, class_weights=np.ones(39))
+        assert len(set(chosen.tolist())) == 4
+        assert sum(present[c] > 0 for c in chosen) == 3
+    only_one = np.zeros(39)
+    only_one[7] = 1
+    chosen = sample_instruments(rng, only_one, k=4, max_present=3, class_weights=np.ones(39))
+    assert chosen[0] == 7 and sum(only_one[chosen]) == 1
+
+
+def test_tiny_model_overfits_one_clip():
+    torch.manual_seed(0)
+    spec = [(0.2, 0.6, 60), (0.5, 1.0, 67), (1.0, 1.4, 64), (1.2, 2.0, 48), (1.6, 1.8, 72), (2.0, 2.6, 62)]
+    audio = torch.from_numpy(sine_notes(spec, 2.8))[None]
+    notes = NoteArray.from_arrays([s[0] for s in spec], [s[1] for s in spec], [s[2] for s in spec])
+    rolls = notes_to_rolls(notes, num_frames=281)
+    onset_t, frame_t = torch.from_numpy(rolls.onset)[None, None], torch.from_numpy(rolls.frame)[None, None]
+    model = OnsetsFramesTranscriber(shared_channels=(8,), features=64, rnn_hidden=32, film_layers=1, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), 3e-3)
+    piano = torch.tensor([[0]])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    f1 = 0.0
+    for step in range(400):
+        model.train()
+        out = model(audio, piano)
+        loss = bce(out.onset, onset_t, pos_weight=torch.tensor(10.0)) + bce(out.frame, frame_t)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 25 == 24:
+            model.eval()
+            with torch.no_grad():
+                out = model(audio, piano)
+            est = decode_notes(torch.sigmoid(out.onset[0, 0]).numpy(), torch.sigmoid(out.frame[0, 0]).numpy())
+            f1 = match_counts(notes, est, with_offset=False).f1
+            if f1 >= 0.9:
+                break
+    assert f1 >= 0.9
