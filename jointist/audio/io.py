@@ -86,6 +86,42 @@ def check_audio(audio: np.ndarray, *, source: str = "audio", allow_silence: bool
     return audio
 
 
+_BLOCK_S = 30.0
+
+
+def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int) -> np.ndarray:
+    """Read ``n_native`` frames from the current position as mono float32 at ``sample_rate``.
+
+    Long reads go block by block through a streaming resampler, so a 30-minute 44.1 kHz stereo file
+    never exists in memory at its native rate: peak memory is the 16 kHz output plus one block.
+    """
+    sr = f.samplerate
+    block = int(_BLOCK_S * sr)
+    if n_native <= block:
+        data = f.read(n_native, dtype="float32", always_2d=True)
+        mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+        return resample(np.ascontiguousarray(mono, dtype=np.float32), orig_sr=sr, target_sr=sample_rate)
+    import soxr
+
+    out = np.zeros(int(np.ceil(n_native * sample_rate / sr)) + 64, np.float32)
+    stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
+    filled, remaining = 0, n_native
+    while remaining > 0:
+        data = f.read(min(block, remaining), dtype="float32", always_2d=True)
+        if len(data) == 0:
+            break
+        remaining -= len(data)
+        mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+        piece = stream.resample_chunk(mono, last=remaining <= 0) if stream is not None else mono
+        out[filled: filled + len(piece)] = piece[: len(out) - filled]
+        filled += len(piece)
+    if stream is not None and remaining > 0:  # the file ended early: flush the resampler
+        piece = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        out[filled: filled + len(piece)] = piece[: len(out) - filled]
+        filled += len(piece)
+    return out[: min(filled, len(out))]
+
+
 def read_segment(
     path: str | os.PathLike[str],
     *,
@@ -107,15 +143,12 @@ def read_segment(
             raise AudioError(f"{path} has an invalid sample rate {sr}")
         start = max(0, int(round(start_s * sr)))
         n_native = f.frames - start if duration_s is None else int(round(duration_s * sr))
-        data = np.zeros((0, f.channels), np.float32)
-        if start < f.frames and n_native > 0:
-            try:
-                f.seek(start)
-                data = f.read(min(n_native, f.frames - start), dtype="float32", always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as err:
-                raise AudioError(f"cannot decode {path} ({err})") from err
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    mono = resample(np.ascontiguousarray(mono, dtype=np.float32), orig_sr=sr, target_sr=sample_rate)
+        n_native = max(0, min(n_native, f.frames - start))
+        try:
+            f.seek(min(start, f.frames))
+            mono = _read_mono(f, n_native, sample_rate=sample_rate)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(f"cannot decode {path} ({err})") from err
     if duration_s is None:
         return mono
     n_out = int(round(duration_s * sample_rate))

@@ -1,0 +1,212 @@
+"""End-to-end inference: audio -> per-instrument posteriorgrams -> notes -> MIDI, piano rolls, JSON.
+
+A walk through :meth:`Transcriber.transcribe_audio`:
+1. the song (mono, 16 kHz) is cut by the shared :class:`~jointist.audio.chunker.Chunker` into 10 s
+   windows overlapping by 1 s;
+2. windows go through the model ``batch_size`` at a time; for each window the model computes the
+   log-mel and the shared trunk once and then the conditioned heads of all requested instruments
+   in one batched pass;
+3. the central part of each window's onset and frame probabilities is written into song-long
+   arrays, stored as uint8 (1/255 steps; 7 kB per second and instrument), so memory grows slowly
+   with the song length whatever the window count;
+4. notes are decoded per instrument (:func:`~jointist.postprocess.decode_notes`), then written as
+   one MIDI track per instrument, a piano-roll PNG per instrument and a JSON of notes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jointist.audio.chunker import Chunker
+from jointist.audio.io import check_audio, load_audio
+from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
+from jointist.instruments import Instrument, parse_instruments
+from jointist.notes import NoteArray
+from jointist.postprocess import DecodeConfig, decode_notes, notes_to_json, write_midi
+
+__all__ = ["DEFAULT_MODEL", "InstrumentTranscript", "Transcriber", "Transcription", "transcribe"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "transcriber.pt"
+"""File name of the shipped transcriber inside the package's ``weights`` folder."""
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("jointist") / "weights" / DEFAULT_MODEL))
+
+
+@dataclass
+class InstrumentTranscript:
+    """One instrument's result: notes and the song-long posteriorgrams (uint8, probability x 255)."""
+
+    instrument: Instrument
+    notes: NoteArray
+    onset: np.ndarray  # (frames, 88) uint8
+    frame: np.ndarray  # (frames, 88) uint8
+
+
+@dataclass
+class Transcription:
+    """The result of transcribing one recording."""
+
+    duration_s: float
+    tracks: list[InstrumentTranscript]
+    source: str | None = None
+    detected: dict[str, float] = field(default_factory=dict)  # instrument -> probability (recognizer)
+
+    def notes(self) -> dict[int, NoteArray]:
+        """Notes per class index."""
+        return {t.instrument.index: t.notes for t in self.tracks}
+
+    def write_midi(self, path: str | os.PathLike[str]) -> Path:
+        return write_midi({t.instrument: t.notes for t in self.tracks}, path)
+
+    def to_json(self) -> str:
+        return notes_to_json(self.notes(), extra={"source": self.source, "duration_s": round(self.duration_s, 3)})
+
+
+class Transcriber:
+    """A loaded transcription model with its inference settings (load once, transcribe many).
+
+    Args:
+        model: path of a model file or jointist checkpoint (None: the shipped model).
+        device: ``cpu``, ``cuda``, ...
+        batch_size: windows per forward pass.
+        decode: note decoding thresholds (default: the ones stored with the model).
+        window_s, hop_s: chunking of long audio.
+        progress: show a progress bar over windows.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 4,
+        decode: DecodeConfig | None = None,
+        window_s: float = SEGMENT_S,
+        hop_s: float = 9.0,
+        progress: bool = True,
+    ) -> None:
+        from jointist.models.serialize import CheckpointError, load_model
+
+        path = Path(model) if model is not None else default_model_path()
+        if model is None and not path.is_file():
+            raise CheckpointError(
+                f"the shipped transcriber {path} is missing from this installation; pass model=<file> "
+                "(a model.pt exported by jointist-train or a jointist checkpoint)"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model, extra = load_model(path, map_location=device)
+        self.model.to(device)
+        self.device = device
+        self.batch_size = batch_size
+        self.decode = decode or DecodeConfig(**extra.get("decode", {}))
+        self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
+        self.progress = progress
+        self.model_path = path
+
+    @torch.inference_mode()
+    def posteriorgrams(self, audio: np.ndarray, instruments: list[Instrument]) -> tuple[np.ndarray, np.ndarray]:
+        """Song-long onset and frame probabilities, (frames, K, 88) uint8 each."""
+        from tqdm import tqdm
+
+        total = self.chunker.num_frames(len(audio))
+        k = len(instruments)
+        onset = np.zeros((total, k, 88), np.uint8)
+        frame = np.zeros((total, k, 88), np.uint8)
+        classes = torch.tensor([[i.index for i in instruments]], dtype=torch.long, device=self.device)
+        windows = list(self.chunker.segments(audio))
+        bar = tqdm(total=len(windows), desc="transcribing", unit="window", disable=not self.progress)
+        for first in range(0, len(windows), self.batch_size):
+            batch = windows[first: first + self.batch_size]
+            x = torch.from_numpy(np.stack([seg for _, seg in batch])).to(self.device)
+            out = self.model(x, classes.expand(len(batch), k))
+            on = (torch.sigmoid(out.onset) * 255 + 0.5).to(torch.uint8).permute(0, 2, 1, 3).cpu().numpy()
+            fr = (torch.sigmoid(out.frame) * 255 + 0.5).to(torch.uint8).permute(0, 2, 1, 3).cpu().numpy()
+            for (w, _), on_w, fr_w in zip(batch, on, fr):
+                self.chunker.place(onset, w, on_w)
+                self.chunker.place(frame, w, fr_w)
+            bar.update(len(batch))
+        bar.close()
+        return onset, frame
+
+    def transcribe_audio(
+        self, audio: np.ndarray, *, instruments: str | list[str | int] | None = "all", source: str | None = None
+    ) -> Transcription:
+        """Transcribe mono 16 kHz audio for the requested instruments (names, indices or ``"all"``)."""
+        chosen = _resolve_instruments(instruments)
+        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        onset, frame = self.posteriorgrams(audio, chosen)
+        tracks = []
+        for j, inst in enumerate(chosen):
+            on_p = onset[:, j].astype(np.float32) / 255.0
+            fr_p = frame[:, j].astype(np.float32) / 255.0
+            notes = decode_notes(on_p, fr_p, is_drum=inst.is_drum, config=self.decode)
+            tracks.append(InstrumentTranscript(inst, notes, onset[:, j], frame[:, j]))
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source)
+
+    def transcribe_file(self, path: str | os.PathLike[str], *, instruments: str | list[str | int] | None = "all") -> Transcription:
+        """Load (any soundfile format, resampled to 16 kHz) and transcribe a file."""
+        audio = load_audio(path, allow_silence=False)
+        return self.transcribe_audio(audio, instruments=instruments, source=str(path))
+
+
+def _resolve_instruments(instruments: str | list[str | int] | None) -> list[Instrument]:
+    if isinstance(instruments, str) and instruments.strip().lower() == "auto":
+        raise NotImplementedError(
+            "instruments=auto needs the instrument recognizer, which this version of jointist does not ship yet; "
+            "name the instruments (e.g. instruments=[piano,bass]) or use instruments=all"
+        )
+    return parse_instruments(instruments)
+
+
+def save_outputs(result: Transcription, out_dir: str | os.PathLike[str], *, name: str, plots: bool = True) -> dict[str, Path]:
+    """Write ``<name>.mid``, ``<name>.json`` and, with plots, ``pianoroll/<instrument>.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"midi": result.write_midi(out / f"{name}.mid")}
+    json_path = out / f"{name}.json"
+    tmp = json_path.with_name(f".{json_path.name}.tmp")
+    tmp.write_text(result.to_json())
+    os.replace(tmp, json_path)
+    written["json"] = json_path
+    if plots:
+        from jointist.plots import plot_pianoroll
+
+        for track in result.tracks:
+            written[f"pianoroll/{track.instrument.slug}"] = plot_pianoroll(
+                track, out / "pianoroll" / f"{track.instrument.slug}.png", fps=FRAMES_PER_SECOND
+            )
+    return written
+
+
+def transcribe(
+    audio: str | os.PathLike[str] | np.ndarray,
+    *,
+    instruments: str | list[str | int] | None = "all",
+    model: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    batch_size: int = 4,
+    progress: bool = False,
+) -> Transcription:
+    """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument.
+
+    >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
+    >>> result.write_midi("song.mid")                                     # doctest: +SKIP
+    """
+    transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress)
+    if isinstance(audio, np.ndarray):
+        return transcriber.transcribe_audio(audio, instruments=instruments)
+    return transcriber.transcribe_file(audio, instruments=instruments)

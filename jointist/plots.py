@@ -1,0 +1,80 @@
+"""Figures: piano rolls of transcriptions and bar charts of per-instrument scores (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI
+
+if TYPE_CHECKING:
+    from jointist.pipeline import InstrumentTranscript
+
+__all__ = ["plot_f1_bars", "plot_pianoroll"]
+
+MAX_COLUMNS = 4000
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_pianoroll(track: InstrumentTranscript, path: str | os.PathLike[str], *, fps: int = FRAMES_PER_SECOND) -> Path:
+    """Frame probabilities (grey) with decoded notes outlined (red) for one instrument."""
+    plt = _pyplot()
+    frame = track.frame
+    step = max(1, int(np.ceil(len(frame) / MAX_COLUMNS)))
+    if step > 1:  # max-pool long songs down to at most MAX_COLUMNS columns
+        pad = (-len(frame)) % step
+        frame = np.pad(frame, ((0, pad), (0, 0))).reshape(-1, step, frame.shape[1]).max(axis=1)
+    duration_s = len(track.frame) / fps
+    fig, ax = plt.subplots(figsize=(min(20, 4 + duration_s / 6), 4))
+    ax.imshow(frame.T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=255,
+              extent=(0, duration_s, MIN_MIDI - 0.5, MIN_MIDI + 87.5))
+    for on, off, p in zip(track.notes.onset_s, track.notes.offset_s, track.notes.pitch):
+        ax.add_patch(plt.Rectangle((on, p - 0.5), max(off - on, 0.01), 1.0, fill=False, edgecolor="red", linewidth=0.6))
+    ax.set_title(f"{track.instrument.name}: {len(track.notes)} notes")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("MIDI pitch")
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_f1_bars(per_instrument: Mapping[str, Mapping[str, float]], path: str | os.PathLike[str], *,
+                 title: str = "Note F1 per instrument") -> Path:
+    """Grouped bars of onset and onset+offset F1 per instrument."""
+    plt = _pyplot()
+    names = list(per_instrument)
+    onset = [per_instrument[n].get("onset", np.nan) for n in names]
+    offset = [per_instrument[n].get("offset", np.nan) for n in names]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 4))
+    ax.bar(x - 0.2, np.nan_to_num(onset), 0.4, label="onset")
+    ax.bar(x + 0.2, np.nan_to_num(offset), 0.4, label="onset+offset")
+    ax.set_xticks(x, names, rotation=60, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("F1")
+    ax.set_title(title)
+    ax.legend()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
