@@ -18,7 +18,7 @@ from jointist.evaluation import evaluate_split, write_report
 from jointist.instruments import UnknownInstrumentError
 from jointist.models.serialize import CheckpointError, save_model
 from jointist.models.transcriber import OnsetsFramesTranscriber
-from jointist.pipeline import Transcriber, transcribe
+from jointist.pipeline import Transcriber
 from tests.conftest import sine_notes, write_track
 
 
@@ -41,7 +41,9 @@ def song(tmp_path) -> Path:
 
 
 def test_transcribe_api_returns_one_track_per_instrument(tiny_model, song, tmp_path):
-    result = transcribe(song, instruments=["piano", "bass", "drums"], model=tiny_model)
+    import jointist
+
+    result = jointist.transcribe(song, instruments=["piano", "bass", "drums"], model=tiny_model)
     assert [t.instrument.name for t in result.tracks] == ["Piano", "Bass", "Drums"]
     assert result.duration_s == pytest.approx(25.0)
     for track in result.tracks:
@@ -135,3 +137,14 @@ def test_evaluation_report_on_a_split(tiny_model, tmp_path):
     paths = write_report(everything, tmp_path / "eval")
     assert json.loads(paths["json"].read_text())["pieces"] == 1
     assert "multi-instrument" in paths["markdown"].read_text() and paths["chart"].stat().st_size > 1000
+
+
+def test_demo_renders_transcribes_and_scores(tiny_model, tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "jointist.cli.demo", f"out={tmp_path / 'demo'}", f"ckpt={tiny_model}", "duration_s=6",
+         "progress=false"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "instrument-wise" in done.stdout and "multi-instrument" in done.stdout
+    assert (tmp_path / "demo" / "demo.mid").is_file() and (tmp_path / "demo" / "pianoroll").is_dir()
+    assert (tmp_path / "demo" / "song" / "demo" / "Track00001" / "mix.flac").is_file()
