@@ -48,13 +48,6 @@ def six_instruments(classes: list[int]) -> list[int]:
     return chosen
 
 
-def references(track) -> dict[int, NoteArray]:  # type: ignore[no-untyped-def]
-    parts: dict[int, list[NoteArray]] = {}
-    for stem in track.stems:
-        parts.setdefault(stem.instrument, []).append(stem.notes)
-    return {c: NoteArray.concatenate(p) for c, p in parts.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", default=None, help="model file (default: the shipped transcriber)")
@@ -104,7 +97,7 @@ def main() -> None:
             audio_s = sum(t.duration_s for t in tracks)
             pieces, spent = [], 0.0
             for t in tracks:
-                ref = references(t)
+                ref = t.notes_by_class()
                 start = time.perf_counter()
                 result = transcriber.transcribe_file(t.mix_path, instruments=sorted(ref))
                 spent += time.perf_counter() - start
@@ -120,7 +113,7 @@ def main() -> None:
                 bp_pieces = []
                 for t in tracks:
                     est = NoteArray.concatenate(list(read_midi(out / f"{t.track_id}.mid").values()))
-                    ref = {c: n for c, n in references(t).items() if c != 38}
+                    ref = {c: n for c, n in t.notes_by_class().items() if c != 38}
                     bp_pieces.append(evaluate_piece(t.track_id, ref, {0: est}))
                 bp = summarise(bp_pieces)
                 rows.append(("basic-pitch 0.4.0 (no instruments)", bp.flat["onset"], bp.flat["offset"],

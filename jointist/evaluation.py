@@ -10,7 +10,6 @@ from pathlib import Path
 from jointist.data.slakh import load_index
 from jointist.instruments import INSTRUMENTS, parse_instruments
 from jointist.metrics import PieceScores, TranscriptionReport, evaluate_piece, summarise
-from jointist.notes import NoteArray
 from jointist.pipeline import Transcriber
 
 __all__ = ["evaluate_split", "write_report"]
@@ -40,10 +39,7 @@ def evaluate_split(
     fixed = None if instruments in ("gt", "all") else parse_instruments(instruments)
     pieces: list[PieceScores] = []
     for track in tqdm(tracks, desc=f"evaluating {split}", unit="track", disable=not progress):
-        reference: dict[int, list[NoteArray]] = {}
-        for stem in track.stems:
-            reference.setdefault(stem.instrument, []).append(stem.notes)
-        ref = {c: NoteArray.concatenate(parts) for c, parts in reference.items()}
+        ref = track.notes_by_class()
         if instruments == "gt":
             wanted: list = [INSTRUMENTS[c] for c in sorted(ref)]
         elif instruments == "all":

@@ -19,7 +19,6 @@ def run(cfg: DictConfig) -> dict:
     from jointist.data.synthetic import CorpusSpec, render_corpus
     from jointist.instruments import INSTRUMENTS
     from jointist.metrics import evaluate_piece, summarise
-    from jointist.notes import NoteArray
     from jointist.pipeline import Transcriber, save_outputs
 
     out = Path(cfg.out)
@@ -27,10 +26,7 @@ def run(cfg: DictConfig) -> dict:
                       soundfonts={"demo": [cfg.soundfont]})
     render_corpus(out / "song", spec, workers=1, overwrite=True, progress=False)
     track = load_index(out / "song", "demo")[0]
-    reference: dict[int, list[NoteArray]] = {}
-    for stem in track.stems:
-        reference.setdefault(stem.instrument, []).append(stem.notes)
-    ref = {c: NoteArray.concatenate(parts) for c, parts in reference.items()}
+    ref = track.notes_by_class()
     log.info("demo song %s: %.0f s, instruments: %s", track.track_id, track.duration_s,
              ", ".join(INSTRUMENTS[c].name for c in sorted(ref)))
 

@@ -76,6 +76,13 @@ class TrackInfo:
         """Classes of the rendered stems, sorted."""
         return sorted({s.instrument for s in self.stems})
 
+    def notes_by_class(self) -> dict[int, NoteArray]:
+        """The whole track's notes per class (stems of one class merged), song times."""
+        parts: dict[int, list[NoteArray]] = {}
+        for stem in self.stems:
+            parts.setdefault(stem.instrument, []).append(stem.notes)
+        return {c: NoteArray.concatenate(p) for c, p in sorted(parts.items())}
+
 
 @dataclass
 class Example:
