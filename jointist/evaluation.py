@@ -7,12 +7,22 @@ import logging
 import os
 from pathlib import Path
 
-from jointist.data.slakh import load_index
-from jointist.instruments import INSTRUMENTS, parse_instruments
-from jointist.metrics import PieceScores, TranscriptionReport, evaluate_piece, summarise
-from jointist.pipeline import Transcriber
+import numpy as np
 
-__all__ = ["evaluate_split", "write_report"]
+from jointist.audio.io import load_audio
+from jointist.data.slakh import SlakhDataset, load_index
+from jointist.instruments import INSTRUMENTS, NUM_CLASSES, parse_instruments
+from jointist.metrics import (
+    PieceScores,
+    RecognitionReport,
+    TranscriptionReport,
+    evaluate_piece,
+    recognition_scores,
+    summarise,
+)
+from jointist.pipeline import Recognizer, Transcriber, aggregate_windows
+
+__all__ = ["evaluate_recognizer", "evaluate_split", "write_recognition_report", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +40,13 @@ def evaluate_split(
 
     Args:
         instruments: ``gt`` transcribes each track's true instruments; ``all`` transcribes all 39
-            classes (predictions for absent classes then count in the ``*_penalised`` numbers); or
-            a fixed list of names.
+            classes (predictions for absent classes then count in the ``*_penalised`` numbers);
+            ``auto`` transcribes the classes the recognizer finds; or a fixed list of names.
     """
     from tqdm import tqdm
 
     tracks = load_index(root, split)[:max_tracks]
-    fixed = None if instruments in ("gt", "all") else parse_instruments(instruments)
+    fixed = None if instruments in ("gt", "all", "auto") else parse_instruments(instruments)
     pieces: list[PieceScores] = []
     for track in tqdm(tracks, desc=f"evaluating {split}", unit="track", disable=not progress):
         ref = track.notes_by_class()
@@ -44,8 +54,13 @@ def evaluate_split(
             wanted: list = [INSTRUMENTS[c] for c in sorted(ref)]
         elif instruments == "all":
             wanted = list(INSTRUMENTS)
+        elif instruments == "auto":
+            wanted = [INSTRUMENTS[c] for c in sorted(transcriber.recognizer.recognize(load_audio(track.mix_path)))]
         else:
             wanted = fixed  # type: ignore[assignment]
+        if not wanted:
+            pieces.append(evaluate_piece(track.track_id, ref, {}))
+            continue
         result = transcriber.transcribe_file(track.mix_path, instruments=[i.index for i in wanted])
         pieces.append(evaluate_piece(track.track_id, ref, result.notes()))
     return summarise(pieces), pieces
@@ -63,4 +78,62 @@ def write_report(report: TranscriptionReport, out_dir: str | os.PathLike[str], *
         tmp.write_text(text + "\n")
         os.replace(tmp, paths[key])
     paths["chart"] = plot_f1_bars(report.per_instrument, out / "f1_per_instrument.png")
+    return paths
+
+
+def evaluate_recognizer(
+    recognizer: Recognizer,
+    root: str | os.PathLike[str],
+    split: str = "test",
+    *,
+    max_tracks: int | None = None,
+    progress: bool = True,
+) -> dict[str, RecognitionReport]:
+    """mAP and F1 of the recognizer on fixed 10 s windows (a class is present when it has notes in
+    the window) and on whole songs (window probabilities aggregated as the recognizer does)."""
+    from tqdm import tqdm
+
+    dataset = SlakhDataset(root, split, segment_s=10.0, random=False, load_stems=False)
+    keep = {t.track_id for t in dataset.tracks[:max_tracks]}
+    window_labels, window_probs, song_labels, song_probs = [], [], [], []
+    by_track: dict[str, list[int]] = {}
+    for i, (t, _) in enumerate(dataset.windows):
+        if dataset.tracks[t].track_id in keep:
+            by_track.setdefault(dataset.tracks[t].track_id, []).append(i)
+    for track_id, indices in tqdm(by_track.items(), desc=f"recognizing {split}", unit="track", disable=not progress):
+        examples = [dataset[i] for i in indices]
+        probs = recognizer.window_probabilities_of(np.stack([e.mix for e in examples]))
+        window_labels += [e.present for e in examples]
+        window_probs.append(probs)
+        track = next(t for t in dataset.tracks if t.track_id == track_id)
+        labels = np.zeros(NUM_CLASSES)
+        labels[[c for c, n in track.notes_by_class().items() if len(n)]] = 1
+        song_labels.append(labels)
+        song_probs.append(aggregate_windows(probs, recognizer.aggregate))
+    thresholds = recognizer.thresholds
+    return {
+        "windows": recognition_scores(np.stack(window_labels), np.concatenate(window_probs), thresholds),
+        "songs": recognition_scores(np.stack(song_labels), np.stack(song_probs), thresholds),
+    }
+
+
+def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """``recognition.json``, ``recognition.md`` and ``recognition_per_instrument.png`` (window level)."""
+    from jointist.plots import plot_f1_bars
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "recognition.json", "markdown": out / "recognition.md"}
+    text = {
+        "json": json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=1),
+        "markdown": "\n\n".join(f"### {k}\n\n{r.to_markdown()}" for k, r in reports.items()),
+    }
+    for key, path in paths.items():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text[key] + "\n")
+        os.replace(tmp, path)
+    windows = reports["windows"]
+    bars = {name: {"onset": windows.ap[name], "offset": windows.f1[name]} for name in windows.ap}
+    paths["chart"] = plot_f1_bars(bars, out / "recognition_per_instrument.png", title="Recognition per instrument",
+                                  labels=("AP", "F1"))
     return paths

@@ -28,7 +28,10 @@ __all__ = [
     "Counts",
     "PieceScores",
     "TranscriptionReport",
+    "RecognitionReport",
+    "average_precision",
     "evaluate_piece",
+    "recognition_scores",
     "match_counts",
     "summarise",
 ]
@@ -241,4 +244,78 @@ def summarise(pieces: Sequence[PieceScores]) -> TranscriptionReport:
         },
         frame={"instrument": frame_pooled.f1, "flat": flat_frame.f1},
         per_instrument=per_instrument,
+    )
+
+
+# -- instrument recognition --------------------------------------------------------------------
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve as a step function (sklearn's definition):
+    ``sum_k (R_k - R_{k-1}) * P_k`` over score thresholds. NaN when there is no positive."""
+    labels = np.asarray(labels, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    if not labels.any():
+        return float("nan")
+    order = np.argsort(-scores, kind="mergesort")
+    labels, scores = labels[order], scores[order]
+    distinct = np.flatnonzero(np.diff(scores)) if len(scores) > 1 else np.zeros(0, int)
+    last = np.r_[distinct, len(scores) - 1]  # last index of each run of tied scores
+    tp = np.cumsum(labels)[last]
+    fp = (last + 1) - tp
+    precision = tp / (tp + fp)
+    recall = tp / labels.sum()
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+@dataclass
+class RecognitionReport:
+    """mAP and F1 over classes, macro (mean over classes with positives) and weighted by positives."""
+
+    ap: dict[str, float]
+    f1: dict[str, float]
+    map_macro: float
+    map_weighted: float
+    f1_macro: float
+    f1_weighted: float
+    support: dict[str, int]
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"Instrument recognition: mAP macro {self.map_macro:.3f}, weighted {self.map_weighted:.3f}; "
+            f"F1 macro {self.f1_macro:.3f}, weighted {self.f1_weighted:.3f}",
+            "",
+            "| instrument | support | AP | F1 |",
+            "|---|---:|---:|---:|",
+        ]
+        for name in self.ap:
+            lines.append(f"| {name} | {self.support[name]} | {self.ap[name]:.3f} | {self.f1[name]:.3f} |")
+        return "\n".join(lines)
+
+
+def recognition_scores(labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray | float = 0.5) -> RecognitionReport:
+    """AP and F1 per class from (items, classes) multi-hot labels and probabilities.
+
+    Classes without a positive are left out of the means (AP is undefined for them).
+    """
+    labels = np.asarray(labels) > 0.5
+    probs = np.asarray(probs, dtype=np.float64)
+    predicted = probs >= np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (probs.shape[1],))
+    ap, f1, support = {}, {}, {}
+    for c in range(labels.shape[1]):
+        n_pos = int(labels[:, c].sum())
+        if n_pos == 0:
+            continue
+        name = by_index(c).name
+        counts = Counts(int(np.sum(labels[:, c] & predicted[:, c])), n_pos, int(predicted[:, c].sum()))
+        ap[name], f1[name], support[name] = average_precision(labels[:, c], probs[:, c]), counts.f1, n_pos
+    weights = np.asarray(list(support.values()), dtype=np.float64)
+    ap_values, f1_values = np.asarray(list(ap.values())), np.asarray(list(f1.values()))
+    return RecognitionReport(
+        ap=ap, f1=f1, support=support,
+        map_macro=_mean(list(ap_values)), map_weighted=float(np.average(ap_values, weights=weights)) if len(weights) else float("nan"),
+        f1_macro=_mean(list(f1_values)), f1_weighted=float(np.average(f1_values, weights=weights)) if len(weights) else float("nan"),
     )

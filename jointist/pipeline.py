@@ -27,20 +27,104 @@ import torch
 from jointist.audio.chunker import Chunker
 from jointist.audio.io import check_audio, load_audio
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
-from jointist.instruments import Instrument, parse_instruments
+from jointist.instruments import INSTRUMENTS, Instrument, parse_instruments
 from jointist.notes import NoteArray
 from jointist.postprocess import DecodeConfig, decode_notes, notes_to_json, write_midi
 
-__all__ = ["DEFAULT_MODEL", "InstrumentTranscript", "Transcriber", "Transcription", "transcribe"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_RECOGNIZER",
+    "InstrumentTranscript",
+    "Recognizer",
+    "Transcriber",
+    "Transcription",
+    "aggregate_windows",
+    "transcribe",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "transcriber.pt"
 """File name of the shipped transcriber inside the package's ``weights`` folder."""
+DEFAULT_RECOGNIZER = "recognizer.pt"
+"""File name of the shipped instrument recognizer inside the package's ``weights`` folder."""
 
 
-def default_model_path() -> Path:
-    return Path(str(resources.files("jointist") / "weights" / DEFAULT_MODEL))
+def default_model_path(name: str = DEFAULT_MODEL) -> Path:
+    return Path(str(resources.files("jointist") / "weights" / name))
+
+
+def _load(model: str | os.PathLike[str] | None, *, default: str, what: str, device: str):  # type: ignore[no-untyped-def]
+    from jointist.models.serialize import CheckpointError, load_model
+
+    path = Path(model) if model is not None else default_model_path(default)
+    if model is None and not path.is_file():
+        raise CheckpointError(
+            f"the shipped {what} {path} is missing from this installation; pass a model file "
+            "(a model.pt exported by jointist-train or a jointist checkpoint)"
+        )
+    loaded, extra = load_model(path, map_location=device)
+    return loaded.to(device), extra, path
+
+
+def aggregate_windows(probs: np.ndarray, method: str = "max") -> np.ndarray:
+    """Song-level class probabilities from window probabilities (windows, classes): max or mean."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) == 0:
+        raise ValueError(f"expected (windows, classes) probabilities, got shape {probs.shape}")
+    if method == "max":
+        return probs.max(axis=0)
+    if method == "mean":
+        return probs.mean(axis=0)
+    raise ValueError(f"aggregate must be 'max' or 'mean', got {method!r}")
+
+
+class Recognizer:
+    """A loaded instrument recognizer: which classes play in a recording.
+
+    Args:
+        model: model file (None: the shipped recognizer).
+        thresholds: per-class (39,) or one threshold (default: the ones stored with the model, else 0.5).
+        aggregate: ``max`` or ``mean`` over windows (default: stored with the model, else ``max``).
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 4,
+        thresholds: np.ndarray | float | None = None,
+        aggregate: str | None = None,
+        window_s: float = SEGMENT_S,
+        hop_s: float = 9.0,
+    ) -> None:
+        self.model, extra, self.model_path = _load(model, default=DEFAULT_RECOGNIZER, what="instrument recognizer", device=device)
+        stored = np.asarray(extra.get("thresholds", [0.5] * 39), dtype=np.float64)
+        self.thresholds = np.broadcast_to(np.asarray(thresholds if thresholds is not None else stored, np.float64), (39,))
+        self.aggregate = aggregate or extra.get("aggregate", "max")
+        self.device = device
+        self.batch_size = batch_size
+        self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
+
+    def window_probabilities(self, audio: np.ndarray) -> np.ndarray:
+        """(windows, 39) class probabilities of each window of a song (the shared chunker's windows)."""
+        return self.window_probabilities_of(np.stack([seg for _, seg in self.chunker.segments(audio)]))
+
+    @torch.inference_mode()
+    def window_probabilities_of(self, windows: np.ndarray) -> np.ndarray:
+        """(windows, samples) clips -> (windows, 39) class probabilities."""
+        out = []
+        for first in range(0, len(windows), self.batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(windows[first: first + self.batch_size])).to(self.device)
+            out.append(torch.sigmoid(self.model(x)).float().cpu().numpy())
+        return np.concatenate(out)
+
+    def recognize(self, audio: np.ndarray) -> dict[int, float]:
+        """Detected classes (probability >= threshold) with their song-level probabilities, most likely first."""
+        song = aggregate_windows(self.window_probabilities(audio), self.aggregate)
+        found = {c: float(song[c]) for c in np.flatnonzero(song >= self.thresholds)}
+        return dict(sorted(found.items(), key=lambda kv: -kv[1]))
 
 
 @dataclass
@@ -70,7 +154,10 @@ class Transcription:
         return write_midi({t.instrument: t.notes for t in self.tracks}, path)
 
     def to_json(self) -> str:
-        return notes_to_json(self.notes(), extra={"source": self.source, "duration_s": round(self.duration_s, 3)})
+        extra: dict[str, object] = {"source": self.source, "duration_s": round(self.duration_s, 3)}
+        if self.detected:
+            extra["detected"] = {name: round(p, 4) for name, p in self.detected.items()}
+        return notes_to_json(self.notes(), extra=extra)
 
 
 class Transcriber:
@@ -83,6 +170,8 @@ class Transcriber:
         decode: note decoding thresholds (default: the ones stored with the model).
         window_s, hop_s: chunking of long audio.
         progress: show a progress bar over windows.
+        recognizer: a :class:`Recognizer` or its model file for ``instruments="auto"`` (None: the
+            shipped recognizer, loaded when first needed).
     """
 
     def __init__(
@@ -95,25 +184,26 @@ class Transcriber:
         window_s: float = SEGMENT_S,
         hop_s: float = 9.0,
         progress: bool = True,
+        recognizer: Recognizer | str | os.PathLike[str] | None = None,
     ) -> None:
-        from jointist.models.serialize import CheckpointError, load_model
-
-        path = Path(model) if model is not None else default_model_path()
-        if model is None and not path.is_file():
-            raise CheckpointError(
-                f"the shipped transcriber {path} is missing from this installation; pass model=<file> "
-                "(a model.pt exported by jointist-train or a jointist checkpoint)"
-            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model, extra = load_model(path, map_location=device)
-        self.model.to(device)
+        self.model, extra, path = _load(model, default=DEFAULT_MODEL, what="transcriber", device=device)
         self.device = device
         self.batch_size = batch_size
         self.decode = decode or DecodeConfig(**extra.get("decode", {}))
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
         self.progress = progress
         self.model_path = path
+        self._recognizer = recognizer
+
+    @property
+    def recognizer(self) -> Recognizer:
+        if not isinstance(self._recognizer, Recognizer):
+            self._recognizer = Recognizer(self._recognizer, device=self.device, batch_size=self.batch_size,
+                                          window_s=self.chunker.window_frames / FRAMES_PER_SECOND,
+                                          hop_s=self.chunker.hop_frames / FRAMES_PER_SECOND)
+        return self._recognizer
 
     @torch.inference_mode()
     def posteriorgrams(self, audio: np.ndarray, instruments: list[Instrument]) -> tuple[np.ndarray, np.ndarray]:
@@ -143,11 +233,21 @@ class Transcriber:
     def transcribe_audio(
         self, audio: np.ndarray, *, instruments: str | list[str | int] | None = "all", source: str | None = None
     ) -> Transcription:
-        """Transcribe mono 16 kHz audio for the requested instruments (names, indices or ``"all"``)."""
-        chosen = _resolve_instruments(instruments)
+        """Transcribe mono 16 kHz audio for the requested instruments: names, indices, ``"all"``, or
+        ``"auto"`` (the recognizer decides; its detections and probabilities are in ``detected``)."""
         audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
         if audio.ndim != 1:
             raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        detected: dict[str, float] = {}
+        if isinstance(instruments, str) and instruments.strip().lower() == "auto":
+            found = self.recognizer.recognize(audio)
+            detected = {INSTRUMENTS[c].name: p for c, p in found.items()}
+            log.info("recognized: %s", ", ".join(f"{n} ({p:.2f})" for n, p in detected.items()) or "nothing")
+            chosen = [INSTRUMENTS[c] for c in sorted(found)]
+            if not chosen:
+                return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
+        else:
+            chosen = parse_instruments(instruments)
         onset, frame = self.posteriorgrams(audio, chosen)
         tracks = []
         for j, inst in enumerate(chosen):
@@ -155,21 +255,12 @@ class Transcriber:
             fr_p = frame[:, j].astype(np.float32) / 255.0
             notes = decode_notes(on_p, fr_p, is_drum=inst.is_drum, config=self.decode)
             tracks.append(InstrumentTranscript(inst, notes, onset[:, j], frame[:, j]))
-        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source)
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
     def transcribe_file(self, path: str | os.PathLike[str], *, instruments: str | list[str | int] | None = "all") -> Transcription:
         """Load (any soundfile format, resampled to 16 kHz) and transcribe a file."""
         audio = load_audio(path, allow_silence=False)
         return self.transcribe_audio(audio, instruments=instruments, source=str(path))
-
-
-def _resolve_instruments(instruments: str | list[str | int] | None) -> list[Instrument]:
-    if isinstance(instruments, str) and instruments.strip().lower() == "auto":
-        raise NotImplementedError(
-            "instruments=auto needs the instrument recognizer, which this version of jointist does not ship yet; "
-            "name the instruments (e.g. instruments=[piano,bass]) or use instruments=all"
-        )
-    return parse_instruments(instruments)
 
 
 def save_outputs(result: Transcription, out_dir: str | os.PathLike[str], *, name: str, plots: bool = True) -> dict[str, Path]:
@@ -197,16 +288,18 @@ def transcribe(
     *,
     instruments: str | list[str | int] | None = "all",
     model: str | os.PathLike[str] | None = None,
+    recognizer: str | os.PathLike[str] | None = None,
     device: str = "cpu",
     batch_size: int = 4,
     progress: bool = False,
 ) -> Transcription:
-    """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument.
+    """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument
+    (names, indices, ``"all"``, or ``"auto"`` to let the instrument recognizer decide).
 
     >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
     >>> result.write_midi("song.mid")                                     # doctest: +SKIP
     """
-    transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress)
+    transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress, recognizer=recognizer)
     if isinstance(audio, np.ndarray):
         return transcriber.transcribe_audio(audio, instruments=instruments)
     return transcriber.transcribe_file(audio, instruments=instruments)

@@ -60,19 +60,19 @@ def plot_pianoroll(track: InstrumentTranscript, path: str | os.PathLike[str], *,
 
 
 def plot_f1_bars(per_instrument: Mapping[str, Mapping[str, float]], path: str | os.PathLike[str], *,
-                 title: str = "Note F1 per instrument") -> Path:
-    """Grouped bars of onset and onset+offset F1 per instrument."""
+                 title: str = "Note F1 per instrument", labels: tuple[str, str] = ("onset", "onset+offset")) -> Path:
+    """Grouped bars of two scores per instrument (keys ``onset`` and ``offset``; ``labels`` name them)."""
     plt = _pyplot()
     names = list(per_instrument)
     onset = [per_instrument[n].get("onset", np.nan) for n in names]
     offset = [per_instrument[n].get("offset", np.nan) for n in names]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 4))
-    ax.bar(x - 0.2, np.nan_to_num(onset), 0.4, label="onset")
-    ax.bar(x + 0.2, np.nan_to_num(offset), 0.4, label="onset+offset")
+    ax.bar(x - 0.2, np.nan_to_num(onset), 0.4, label=labels[0])
+    ax.bar(x + 0.2, np.nan_to_num(offset), 0.4, label=labels[1])
     ax.set_xticks(x, names, rotation=60, ha="right")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("F1")
+    ax.set_ylabel("score")
     ax.set_title(title)
     ax.legend()
     path = _save(fig, path)

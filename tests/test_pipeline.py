@@ -33,6 +33,19 @@ def tiny_model(tmp_path_factory) -> Path:
     return save_model(model, path, extra={"decode": {"onset_threshold": 0.5, "frame_threshold": 0.5}})
 
 
+@pytest.fixture(scope="module")
+def tiny_recognizer(tmp_path_factory) -> Path:
+    from jointist.models.recognizer import InstrumentRecognizer
+
+    torch.manual_seed(0)
+    model = InstrumentRecognizer(conv_channels=(4,), d_model=16, n_layers=1, n_heads=2, ff_dim=32, dropout=0.0)
+    with torch.no_grad():  # piano and bass surely present, the rest surely absent
+        model.head.bias.fill_(-8.0)
+        model.head.bias[[0, 10]] = 8.0
+    thresholds = [0.5] * 39
+    return save_model(model, tmp_path_factory.mktemp("rec") / "rec.pt", extra={"thresholds": thresholds, "aggregate": "max"})
+
+
 @pytest.fixture
 def song(tmp_path) -> Path:
     path = tmp_path / "song.wav"
@@ -91,7 +104,7 @@ def test_cli_writes_midi_json_and_pianorolls(tiny_model, song, tmp_path):
     ("args", "message"),
     [
         (["instruments=[piano,kazoo]"], "unknown instrument 'kazoo'; valid names"),
-        (["instruments=auto"], "needs the instrument recognizer"),
+        (["instruments=auto", "recognizer=/nonexistent.pt"], "checkpoint not found"),
         (["audio=/nonexistent.wav"], "audio file not found"),
         (["ckpt=/nonexistent.pt"], "checkpoint not found"),
     ],
@@ -148,3 +161,22 @@ def test_demo_renders_transcribes_and_scores(tiny_model, tmp_path):
     assert "instrument-wise" in done.stdout and "multi-instrument" in done.stdout
     assert (tmp_path / "demo" / "demo.mid").is_file() and (tmp_path / "demo" / "pianoroll").is_dir()
     assert (tmp_path / "demo" / "song" / "demo" / "Track00001" / "mix.flac").is_file()
+
+
+def test_auto_runs_the_recognizer_then_transcribes_what_it_found(tiny_model, tiny_recognizer, song, tmp_path):
+    import jointist
+
+    result = jointist.transcribe(song, instruments="auto", model=tiny_model, recognizer=tiny_recognizer)
+    assert [t.instrument.name for t in result.tracks] == ["Piano", "Bass"]
+    assert set(result.detected) == {"Piano", "Bass"} and all(p > 0.99 for p in result.detected.values())
+    assert json.loads(result.to_json())["detected"].keys() == {"Piano", "Bass"}
+    done = subprocess.run(
+        [sys.executable, "-m", "jointist.cli.transcribe", f"audio={song}", "instruments=auto", f"ckpt={tiny_model}",
+         f"recognizer={tiny_recognizer}", f"out={tmp_path / 'o'}", "plots=false", "progress=false"],
+        capture_output=True, text=True, check=True,
+    )
+    line = next(x for x in (done.stdout + done.stderr).splitlines() if x.startswith("detected instruments:"))
+    assert "Piano (p=1.00)" in line and "Bass (p=1.00)" in line
+    # a user's list bypasses the recognizer
+    named = jointist.transcribe(song, instruments=["drums"], model=tiny_model, recognizer="/nonexistent.pt")
+    assert [t.instrument.name for t in named.tracks] == ["Drums"] and named.detected == {}

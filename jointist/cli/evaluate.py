@@ -14,19 +14,34 @@ log = logging.getLogger("jointist.evaluate")
 
 
 def run(cfg: DictConfig) -> dict:
-    from jointist.evaluation import evaluate_split, write_report
+    from pathlib import Path
+
+    from jointist.evaluation import evaluate_recognizer, evaluate_split, write_recognition_report, write_report
     from jointist.pipeline import Transcriber
 
-    transcriber = Transcriber(cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, progress=False)
+    transcriber = Transcriber(cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, progress=False,
+                              recognizer=cfg.recognizer)
     instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
-    report, _ = evaluate_split(
-        transcriber, cfg.data_root, cfg.split, instruments=instruments, max_tracks=cfg.max_tracks, progress=cfg.progress
-    )
     meta = {"config": OmegaConf.to_container(cfg, resolve=True), "model_file": str(transcriber.model_path)}
-    paths = write_report(report, cfg.out, meta=meta)
-    print(report.to_markdown())
-    log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
-    return {"report": report, "paths": paths}
+    out: dict = {}
+    runs = [("auto", "auto"), ("gt", "gt")] if instruments == "auto" else [(None, instruments)]
+    if instruments == "auto":
+        reports = evaluate_recognizer(transcriber.recognizer, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
+                                      progress=cfg.progress)
+        out["recognition"] = reports
+        write_recognition_report(reports, Path(cfg.out) / "recognition")
+        for level, report in reports.items():
+            print(f"### recognition ({level})\n\n{report.to_markdown()}\n")
+    for name, which in runs:
+        report, _ = evaluate_split(transcriber, cfg.data_root, cfg.split, instruments=which, max_tracks=cfg.max_tracks,
+                                   progress=cfg.progress)
+        folder = Path(cfg.out) / name if name else Path(cfg.out)
+        paths = write_report(report, folder, meta={**meta, "instruments": which})
+        title = {"auto": "instruments recognized", "gt": "true instruments"}.get(name or "", str(which))
+        print(f"### transcription ({title})\n\n{report.to_markdown()}\n")
+        log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+        out[name or "transcription"] = report
+    return out
 
 
 @hydra.main(config_path=CONF_DIR, config_name="evaluate", version_base="1.3")

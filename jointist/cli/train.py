@@ -38,8 +38,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = next((c for c in trainer.checkpoint_callbacks if getattr(c, "best_model_path", "")), None)
     best = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
     if cfg.get("export_model") and not trainer.fast_dev_run:
-        source = load_model(best)[0] if best else task.model
-        extra = {"decode": dict(task.decode.__dict__), "trained_steps": trainer.global_step, "source": best or "final"}
+        source, extra = load_model(best) if best else (task.model, task.export_extra())
+        extra = {**extra, "trained_steps": trainer.global_step, "source": best or "final"}
         result["model_file"] = str(save_model(source, output_dir / cfg.export_model, extra=extra))
         log.info("model file: %s", result["model_file"])
     result["best_checkpoint"] = best

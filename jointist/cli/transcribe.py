@@ -20,7 +20,7 @@ def run(cfg: DictConfig) -> dict[str, Path]:
 
     transcriber = Transcriber(
         cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, window_s=cfg.window_s, hop_s=cfg.hop_s,
-        progress=cfg.progress,
+        progress=cfg.progress, recognizer=cfg.recognizer,
     )
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.decode).items() if v is not None}  # type: ignore[union-attr]
     if overrides:
@@ -28,6 +28,9 @@ def run(cfg: DictConfig) -> dict[str, Path]:
     instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
     result = transcriber.transcribe_file(cfg.audio, instruments=instruments)
     written = save_outputs(result, cfg.out, name=Path(cfg.audio).stem, plots=cfg.plots)
+    if instruments == "auto":
+        log.info("detected instruments: %s",
+                 ", ".join(f"{name} (p={p:.2f})" for name, p in result.detected.items()) or "none")
     for track in result.tracks:
         log.info("%-22s %5d notes", track.instrument.name, len(track.notes))
     log.info("wrote %s", ", ".join(str(p) for p in written.values()))
@@ -42,7 +45,7 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run(cfg)
-    except (AudioError, FileNotFoundError, UnknownInstrumentError, CheckpointError, NotImplementedError) as err:
+    except (AudioError, FileNotFoundError, UnknownInstrumentError, CheckpointError) as err:
         log.error("%s", err)
         sys.exit(2)
 

@@ -19,12 +19,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.transcriber import OnsetsFramesTranscriber
 
 __all__ = ["MODEL_CLASSES", "CheckpointError", "build_model", "load_model", "save_model"]
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
     "OnsetsFramesTranscriber": OnsetsFramesTranscriber,
+    "InstrumentRecognizer": InstrumentRecognizer,
 }
 
 

@@ -140,11 +140,15 @@ class TranscriptionTask(pl.LightningModule):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
 
+    def export_extra(self) -> dict[str, Any]:
+        """What inference needs besides the weights (stored with the model)."""
+        return {"decode": dict(self.decode.__dict__)}
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["jointist_model"] = {
             "class": type(self.model).__name__,
             "config": dict(self.model.config),  # type: ignore[arg-type]
-            "extra": {"decode": dict(self.decode.__dict__)},
+            "extra": self.export_extra(),
         }
 
     # -- training -------------------------------------------------------------------------------

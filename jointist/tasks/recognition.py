@@ -1,0 +1,134 @@
+"""Training the instrument recognizer: multi-label BCE, class-imbalance weighting, mAP/F1, thresholds.
+
+A class is a positive of a window when it has at least one note sounding in it. With
+``imbalance="pos_weight"`` the positive term of each class is weighted by
+``clip(sqrt(negatives / positives), 1, max_pos_weight)`` counted over the training tracks, so rare
+instruments are not drowned by the common ones. At the end of each validation the per-class
+thresholds that maximise validation F1 are chosen (``tune_thresholds``) and stored with the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from jointist.data.slakh import ExampleBatch
+from jointist.instruments import NUM_CLASSES
+from jointist.metrics import Counts, recognition_scores
+
+__all__ = ["RecognitionTask", "tune_thresholds"]
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
+
+
+def tune_thresholds(labels: np.ndarray, probs: np.ndarray, *, default: float = 0.5) -> np.ndarray:
+    """Per class, the grid threshold with the best F1 (``default`` for classes without positives)."""
+    labels = np.asarray(labels) > 0.5
+    out = np.full(labels.shape[1], default)
+    for c in range(labels.shape[1]):
+        if not labels[:, c].any():
+            continue
+        scores = [Counts(int(np.sum(labels[:, c] & (probs[:, c] >= t))), int(labels[:, c].sum()),
+                         int(np.sum(probs[:, c] >= t))).f1 for t in THRESHOLD_GRID]
+        out[c] = THRESHOLD_GRID[int(np.argmax(scores))]
+    return out
+
+
+class RecognitionTask(pl.LightningModule):
+    """LightningModule around an :class:`~jointist.models.recognizer.InstrumentRecognizer`.
+
+    Args:
+        model: module mapping audio (B, samples) to (B, 39) logits, with a ``config`` dict.
+        optimizer, scheduler: factories (Hydra ``_partial_: true``).
+        imbalance: ``pos_weight`` (weight rare classes' positives) or ``none``.
+        max_pos_weight: cap of the positive weights.
+        tune_thresholds: choose per-class thresholds on validation.
+        aggregate: how window probabilities become a song's (``max`` or ``mean``), stored with the model.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        imbalance: str = "pos_weight",
+        max_pos_weight: float = 10.0,
+        tune_thresholds: bool = True,
+        aggregate: str = "max",
+    ) -> None:
+        super().__init__()
+        if imbalance not in ("pos_weight", "none"):
+            raise ValueError(f"imbalance must be 'pos_weight' or 'none', got {imbalance!r}")
+        if aggregate not in ("max", "mean"):
+            raise ValueError(f"aggregate must be 'max' or 'mean', got {aggregate!r}")
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.imbalance = imbalance
+        self.max_pos_weight = max_pos_weight
+        self.tune = tune_thresholds
+        self.aggregate = aggregate
+        self.register_buffer("pos_weight", torch.ones(NUM_CLASSES))
+        self.register_buffer("thresholds", torch.full((NUM_CLASSES,), 0.5))
+        self._probs: list[np.ndarray] = []
+        self._labels: list[np.ndarray] = []
+        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        dataset = getattr(datamodule, "datasets", {}).get("train") if datamodule is not None else None
+        if dataset is not None and self.imbalance == "pos_weight":
+            positives = np.zeros(NUM_CLASSES)
+            for track in dataset.tracks:
+                positives[track.instruments] += 1
+            negatives = len(dataset.tracks) - positives
+            weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1)), 1.0, self.max_pos_weight)
+            self.pos_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
+
+    def export_extra(self) -> dict[str, Any]:
+        return {"thresholds": [float(t) for t in self.thresholds.cpu()], "aggregate": self.aggregate}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["jointist_model"] = {
+            "class": type(self.model).__name__, "config": dict(self.model.config), "extra": self.export_extra(),  # type: ignore[arg-type]
+        }
+
+    def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
+        logits = self.model(batch.mix)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.present, pos_weight=self.pos_weight)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._probs, self._labels = [], []
+
+    def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
+        logits = self.model(batch.mix)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.present, pos_weight=self.pos_weight)
+        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
+        self._probs.append(torch.sigmoid(logits).float().cpu().numpy())
+        self._labels.append(batch.present.cpu().numpy())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._probs:
+            return
+        probs, labels = np.concatenate(self._probs), np.concatenate(self._labels)
+        if self.tune:
+            self.thresholds.copy_(torch.as_tensor(tune_thresholds(labels, probs), dtype=torch.float32))
+        report = recognition_scores(labels, probs, self.thresholds.cpu().numpy())
+        self.log("val/map_macro", report.map_macro, prog_bar=True)
+        self.log("val/map_weighted", report.map_weighted)
+        self.log("val/f1_macro", report.f1_macro)
+        self.log("val/f1_weighted", report.f1_weighted)
