@@ -49,7 +49,9 @@ def test_fast_dev_run_of_jointist_train(mini_corpus, tmp_path):
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml")))
 def test_every_experiment_config_runs_one_step(mini_corpus, tmp_path, experiment):
-    cfg = compose_train(mini_corpus, tmp_path / "run", f"experiment={experiment}", "model=transcriber_tiny",
+    task = compose_train(mini_corpus, tmp_path / "run", f"experiment={experiment}").task._target_
+    tiny = "recognizer_tiny" if task.endswith("RecognitionTask") else "transcriber_tiny"
+    cfg = compose_train(mini_corpus, tmp_path / "run", f"experiment={experiment}", f"model={tiny}",
                         "data.segment_s=1.0", "data.num_workers=0", "+trainer.fast_dev_run=true", "~trainer.max_time")
     assert np.isfinite(train(cfg)["metrics"]["train/loss"])
 
