@@ -180,3 +180,19 @@ def test_auto_runs_the_recognizer_then_transcribes_what_it_found(tiny_model, tin
     # a user's list bypasses the recognizer
     named = jointist.transcribe(song, instruments=["drums"], model=tiny_model, recognizer="/nonexistent.pt")
     assert [t.instrument.name for t in named.tracks] == ["Drums"] and named.detected == {}
+
+
+def test_decode_thresholds_are_tuned_on_a_split_and_stored(tiny_model, tmp_path):
+    from jointist.models.serialize import load_model
+
+    root = tmp_path / "corpus"
+    write_track(root / "validation", "Track00001", {"S00": {"program": 0, "notes": [(0.5, 1.0, 60)]}}, duration_s=3.0)
+    done = subprocess.run(
+        [sys.executable, "-m", "jointist.cli.evaluate", f"data_root={root}", "split=validation", "tune_decode=true",
+         f"ckpt={tiny_model}", f"out={tmp_path / 'eval'}", "progress=false"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "piece-wise note F1" in done.stdout + done.stderr
+    _, extra = load_model(tmp_path / "eval" / "model_tuned.pt")
+    assert extra["decode_tuned_on"] == "validation"
+    assert extra["decode"]["onset_threshold"] in (0.1, 0.2, 0.3, 0.4, 0.5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -14,8 +15,6 @@ log = logging.getLogger("jointist.evaluate")
 
 
 def run(cfg: DictConfig) -> dict:
-    from pathlib import Path
-
     from jointist.evaluation import evaluate_recognizer, evaluate_split, write_recognition_report, write_report
     from jointist.pipeline import Transcriber
 
@@ -24,6 +23,24 @@ def run(cfg: DictConfig) -> dict:
     instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
     meta = {"config": OmegaConf.to_container(cfg, resolve=True), "model_file": str(transcriber.model_path)}
     out: dict = {}
+    if cfg.get("tune_decode"):
+        import dataclasses
+
+        from jointist.evaluation import tune_decode
+        from jointist.models.serialize import load_model, save_model
+        from jointist.postprocess import DecodeConfig
+
+        decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
+                                     progress=cfg.progress)
+        for (on_t, fr_t), f1 in sorted(scores.items()):
+            log.info("onset %.2f frame %.2f: piece-wise note F1 %.4f", on_t, fr_t, f1)
+        model, extra = load_model(transcriber.model_path)
+        tuned = save_model(model, Path(cfg.out) / "model_tuned.pt", extra={**extra, "decode": decode,
+                                                                           "decode_tuned_on": cfg.split})
+        log.info("best: %s -> %s", decode, tuned)
+        transcriber.decode = DecodeConfig(**{k: v for k, v in decode.items() if k in
+                                             {f.name for f in dataclasses.fields(DecodeConfig)}})
+        out["tuned_model"] = tuned
     runs = [("auto", "auto"), ("gt", "gt")] if instruments == "auto" else [(None, instruments)]
     if instruments == "auto":
         reports = evaluate_recognizer(transcriber.recognizer, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
