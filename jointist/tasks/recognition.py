@@ -13,13 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
 from jointist.data.slakh import ExampleBatch
 from jointist.instruments import NUM_CLASSES
 from jointist.metrics import Counts, recognition_scores
+from jointist.tasks.base import JointistTask
 
 __all__ = ["RecognitionTask", "tune_thresholds"]
 
@@ -39,7 +39,7 @@ def tune_thresholds(labels: np.ndarray, probs: np.ndarray, *, default: float = 0
     return out
 
 
-class RecognitionTask(pl.LightningModule):
+class RecognitionTask(JointistTask):
     """LightningModule around an :class:`~jointist.models.recognizer.InstrumentRecognizer`.
 
     Args:
@@ -62,14 +62,11 @@ class RecognitionTask(pl.LightningModule):
         tune_thresholds: bool = True,
         aggregate: str = "max",
     ) -> None:
-        super().__init__()
+        super().__init__(model, optimizer=optimizer, scheduler=scheduler)
         if imbalance not in ("pos_weight", "none"):
             raise ValueError(f"imbalance must be 'pos_weight' or 'none', got {imbalance!r}")
         if aggregate not in ("max", "mean"):
             raise ValueError(f"aggregate must be 'max' or 'mean', got {aggregate!r}")
-        self.model = model
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
         self.imbalance = imbalance
         self.max_pos_weight = max_pos_weight
         self.tune = tune_thresholds
@@ -81,29 +78,17 @@ class RecognitionTask(pl.LightningModule):
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
 
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        dataset = getattr(datamodule, "datasets", {}).get("train") if datamodule is not None else None
-        if dataset is not None and self.imbalance == "pos_weight":
+        tracks = self.train_tracks()
+        if tracks and self.imbalance == "pos_weight":
             positives = np.zeros(NUM_CLASSES)
-            for track in dataset.tracks:
+            for track in tracks:
                 positives[track.instruments] += 1
-            negatives = len(dataset.tracks) - positives
+            negatives = len(tracks) - positives
             weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1)), 1.0, self.max_pos_weight)
             self.pos_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
 
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
-
     def export_extra(self) -> dict[str, Any]:
         return {"thresholds": [float(t) for t in self.thresholds.cpu()], "aggregate": self.aggregate}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["jointist_model"] = {
-            "class": type(self.model).__name__, "config": dict(self.model.config), "extra": self.export_extra(),  # type: ignore[arg-type]
-        }
 
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
         logits = self.model(batch.mix)

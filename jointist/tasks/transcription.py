@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import nn
 
@@ -24,6 +23,7 @@ from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
 from jointist.metrics import PieceScores, evaluate_piece, summarise
 from jointist.postprocess import DecodeConfig, decode_notes
+from jointist.tasks.base import JointistTask
 
 __all__ = ["TranscriptionTask", "sample_instruments"]
 
@@ -71,7 +71,7 @@ def rolls_for(examples: list[Example], instruments: np.ndarray, *, frames: int) 
     return torch.from_numpy(onset), torch.from_numpy(frame)
 
 
-class TranscriptionTask(pl.LightningModule):
+class TranscriptionTask(JointistTask):
     """LightningModule around an :class:`~jointist.models.transcriber.OnsetsFramesTranscriber`.
 
     Args:
@@ -104,12 +104,9 @@ class TranscriptionTask(pl.LightningModule):
         decode: dict[str, float] | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(model, optimizer=optimizer, scheduler=scheduler)
         if not 1 <= instruments_per_clip <= NUM_CLASSES:
             raise ValueError(f"instruments_per_clip must be in 1..{NUM_CLASSES}, got {instruments_per_clip}")
-        self.model = model
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
         self.instruments_per_clip = instruments_per_clip
         self.present_per_clip = present_per_clip
         self.temperature = temperature
@@ -125,31 +122,16 @@ class TranscriptionTask(pl.LightningModule):
 
     # -- set-up -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
-        dataset = getattr(datamodule, "datasets", {}).get("train") if datamodule is not None else None
-        if dataset is not None:
+        tracks = self.train_tracks()
+        if tracks:
             counts = np.zeros(NUM_CLASSES)
-            for track in dataset.tracks:
+            for track in tracks:
                 for stem in track.stems:
                     counts[stem.instrument] += 1
             self.class_weights = (counts + 1.0) ** (1.0 / self.temperature)
 
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
-
     def export_extra(self) -> dict[str, Any]:
-        """What inference needs besides the weights (stored with the model)."""
         return {"decode": dict(self.decode.__dict__)}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["jointist_model"] = {
-            "class": type(self.model).__name__,
-            "config": dict(self.model.config),  # type: ignore[arg-type]
-            "extra": self.export_extra(),
-        }
 
     # -- training -------------------------------------------------------------------------------
     def _bce(self, onset: torch.Tensor, onset_t: torch.Tensor, frame: torch.Tensor, frame_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
