@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jointist.atomic import atomic_write_text
 from jointist.audio.io import load_audio
 from jointist.data.slakh import SlakhDataset, load_index
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, parse_instruments
@@ -74,9 +75,7 @@ def write_report(report: TranscriptionReport, out_dir: str | os.PathLike[str], *
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
     for key, text in (("json", json.dumps({**(meta or {}), **report.to_dict()}, indent=1)), ("markdown", report.to_markdown())):
-        tmp = paths[key].with_name(f".{paths[key].name}.tmp")
-        tmp.write_text(text + "\n")
-        os.replace(tmp, paths[key])
+        atomic_write_text(paths[key], text + "\n")
     paths["chart"] = plot_f1_bars(report.per_instrument, out / "f1_per_instrument.png")
     return paths
 
@@ -129,9 +128,7 @@ def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str
         "markdown": "\n\n".join(f"### {k}\n\n{r.to_markdown()}" for k, r in reports.items()),
     }
     for key, path in paths.items():
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text[key] + "\n")
-        os.replace(tmp, path)
+        atomic_write_text(path, text[key] + "\n")
     windows = reports["windows"]
     bars = {name: {"onset": windows.ap[name], "offset": windows.f1[name]} for name in windows.ap}
     paths["chart"] = plot_f1_bars(bars, out / "recognition_per_instrument.png", title="Recognition per instrument",

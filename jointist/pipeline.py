@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jointist.atomic import atomic_write_text
 from jointist.audio.chunker import Chunker
 from jointist.audio.io import check_audio, load_audio
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
@@ -268,11 +269,7 @@ def save_outputs(result: Transcription, out_dir: str | os.PathLike[str], *, name
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {"midi": result.write_midi(out / f"{name}.mid")}
-    json_path = out / f"{name}.json"
-    tmp = json_path.with_name(f".{json_path.name}.tmp")
-    tmp.write_text(result.to_json())
-    os.replace(tmp, json_path)
-    written["json"] = json_path
+    written["json"] = atomic_write_text(out / f"{name}.json", result.to_json())
     if plots:
         from jointist.plots import plot_pianoroll
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from jointist.atomic import atomic_path
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI
 
 if TYPE_CHECKING:
@@ -29,12 +30,9 @@ def _pyplot():
 
 
 def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    return Path(path)
 
 
 def plot_pianoroll(track: InstrumentTranscript, path: str | os.PathLike[str], *, fps: int = FRAMES_PER_SECOND) -> Path:

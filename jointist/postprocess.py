@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from jointist.atomic import atomic_path
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
 from jointist.instruments import Instrument, by_index
 from jointist.notes import NoteArray
@@ -118,17 +118,9 @@ def write_midi(
             for a, b, p, v in zip(notes.onset_s, notes.offset_s, notes.pitch, notes.velocity)
         ]
         pm.instruments.append(track)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mid")
-    os.close(fd)
-    try:
-        pm.write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        pm.write(str(tmp))
+    return Path(path)
 
 
 def read_midi(path: str | os.PathLike[str]) -> dict[int, NoteArray]:

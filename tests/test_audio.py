@@ -71,8 +71,13 @@ def test_clear_errors_for_bad_audio(tmp_path):
 
 
 def test_write_audio_is_atomic_and_leaves_no_temporary_files(tmp_path):
+    import os
+
     write_audio(tmp_path / "x.wav", tone(220, 0.1))
     assert [p.name for p in tmp_path.iterdir()] == ["x.wav"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.wav").stat().st_mode & 0o777 == 0o666 & ~mask  # not the 0600 of a temporary file
 
 
 def test_mel_frame_count_and_rate():

@@ -7,12 +7,12 @@ whole track to get ten seconds of it.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from jointist.atomic import atomic_path
 from jointist.constants import SAMPLE_RATE
 
 __all__ = [
@@ -183,17 +183,10 @@ def write_audio(
         audio: (samples,) or (channels, samples); float in [-1, 1] or int16.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.asarray(audio)
     data = data.T if data.ndim == 2 else data
     if subtype is None and data.dtype == np.int16:
         subtype = "PCM_16"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, data, sample_rate, subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

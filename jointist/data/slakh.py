@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import yaml
 
+from jointist.atomic import atomic_path
 from jointist.audio.io import AudioError, audio_duration_s, load_audio, read_segment
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
 from jointist.instruments import NUM_CLASSES, by_program
@@ -238,11 +239,8 @@ def load_index(root: str | os.PathLike[str], split: str, *, use_cache: bool = Tr
             log.warning("ignoring unreadable index cache %s", cache)
     tracks = [t for t in (_read_track(d) for d in track_dirs) if t is not None]
     if use_cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
+        with atomic_path(cache) as tmp, tmp.open("wb") as f:
             pickle.dump({"fingerprint": fingerprint, "tracks": tracks}, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache)
     return tracks
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pretty_midi
 import yaml
 
+from jointist.atomic import atomic_path
 from jointist.audio.io import write_audio
 from jointist.constants import SAMPLE_RATE
 from jointist.data.composer import Song, Stem, compose_song
@@ -151,9 +152,8 @@ def write_song_midi(stems: Sequence[Stem], *, tempo_bpm: float, path: Path | Non
         ]
         pm.instruments.append(inst)
     if path is not None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        pm.write(str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            pm.write(str(tmp))
     return pm
 
 

@@ -12,13 +12,13 @@ Lightning checkpoints written by jointist's tasks carry the same ``class``/``con
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from jointist.atomic import atomic_path
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.transcriber import OnsetsFramesTranscriber
 
@@ -43,19 +43,12 @@ def build_model(name: str, config: dict[str, Any]) -> nn.Module:
 def save_model(model: nn.Module, path: str | os.PathLike[str], *, extra: dict[str, Any] | None = None) -> Path:
     """Write a model file atomically (temporary file + rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": "jointist-model", "version": 1, "class": type(model).__name__,
         "config": dict(model.config), "state_dict": model.state_dict(), "extra": extra or {},  # type: ignore[arg-type]
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
