@@ -28,3 +28,17 @@ def test_shipped_model_transcribes_a_file_with_default_settings(tmp_path):
     assert all(t.frame.shape == (401, 88) for t in result.tracks)
     for track in result.tracks:
         assert np.all((track.notes.pitch >= 21) & (track.notes.pitch <= 108))
+
+
+def test_shipped_recognizer_is_packaged_with_its_thresholds():
+    from jointist.models.recognizer import InstrumentRecognizer
+    from jointist.pipeline import DEFAULT_RECOGNIZER, Recognizer
+
+    path = default_model_path(DEFAULT_RECOGNIZER)
+    assert path.is_file() and path.stat().st_size < 30 * 2**20
+    model, extra = load_model(path)
+    assert isinstance(model, InstrumentRecognizer)
+    assert len(extra["thresholds"]) == 39 and extra["aggregate"] in ("max", "mean")
+    recognizer = Recognizer()
+    probs = recognizer.window_probabilities(sine_notes([(0.5, 3.0, 60)], 12.0))
+    assert probs.shape == (2, 39) and np.all((probs >= 0) & (probs <= 1))
