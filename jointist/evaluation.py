@@ -51,18 +51,19 @@ def evaluate_split(
     pieces: list[PieceScores] = []
     for track in tqdm(tracks, desc=f"evaluating {split}", unit="track", disable=not progress):
         ref = track.notes_by_class()
+        audio = load_audio(track.mix_path, allow_silence=False)
         if instruments == "gt":
             wanted: list = [INSTRUMENTS[c] for c in sorted(ref)]
         elif instruments == "all":
             wanted = list(INSTRUMENTS)
         elif instruments == "auto":
-            wanted = [INSTRUMENTS[c] for c in sorted(transcriber.recognizer.recognize(load_audio(track.mix_path)))]
+            wanted = [INSTRUMENTS[c] for c in sorted(transcriber.recognizer.recognize(audio))]
         else:
             wanted = fixed  # type: ignore[assignment]
         if not wanted:
             pieces.append(evaluate_piece(track.track_id, ref, {}))
             continue
-        result = transcriber.transcribe_file(track.mix_path, instruments=[i.index for i in wanted])
+        result = transcriber.transcribe_audio(audio, instruments=[i.index for i in wanted], source=str(track.mix_path))
         pieces.append(evaluate_piece(track.track_id, ref, result.notes()))
     return summarise(pieces), pieces
 
