@@ -98,20 +98,16 @@ class LogMel(nn.Module):
         self.n_mels = n_mels
         fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max)
         self.register_buffer("mel_basis", torch.from_numpy(fb.T.astype(np.float32)), persistent=False)
-        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.stft = STFT(n_fft, hop_length=hop_length)
 
     @property
     def n_bins(self) -> int:
         return self.n_mels
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        audio = _check_audio_batch(audio)
-        spec = torch.stft(
-            audio, self.n_fft, hop_length=self.hop_length, window=self.window, center=True,
-            pad_mode="reflect" if audio.shape[-1] > self.n_fft // 2 else "constant", return_complex=True,
-        )
-        power = spec.real.square() + spec.imag.square()  # (batch, n_fft/2+1, frames)
-        mel = torch.matmul(power.transpose(1, 2), self.mel_basis)  # (batch, frames, n_mels)
+        spec = self.stft(audio)  # (batch, frames, n_fft/2+1) complex
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(power, self.mel_basis)  # (batch, frames, n_mels)
         return torch.log(torch.clamp(mel, min=LOG_EPS))
 
 
