@@ -168,6 +168,8 @@ class Transcriber:
         model: path of a model file or jointist checkpoint (None: the shipped model).
         device: ``cpu``, ``cuda``, ...
         batch_size: windows per forward pass.
+        instruments_per_pass: instruments transcribed together from one window's shared features;
+            more are done in groups of this size, which bounds memory for ``instruments="all"``.
         decode: note decoding thresholds (default: the ones stored with the model).
         window_s, hop_s: chunking of long audio.
         progress: show a progress bar over windows.
@@ -181,6 +183,7 @@ class Transcriber:
         *,
         device: str = "cpu",
         batch_size: int = 4,
+        instruments_per_pass: int = 8,
         decode: DecodeConfig | None = None,
         window_s: float = SEGMENT_S,
         hop_s: float = 9.0,
@@ -189,9 +192,12 @@ class Transcriber:
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if instruments_per_pass < 1:
+            raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
         self.model, extra, path = _load(model, default=DEFAULT_MODEL, what="transcriber", device=device)
         self.device = device
         self.batch_size = batch_size
+        self.instruments_per_pass = instruments_per_pass
         self.decode = decode or DecodeConfig(**extra.get("decode", {}))
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
         self.progress = progress
@@ -221,9 +227,15 @@ class Transcriber:
         for first in range(0, len(windows), self.batch_size):
             batch = windows[first: first + self.batch_size]
             x = torch.from_numpy(np.stack([seg for _, seg in batch])).to(self.device)
-            out = self.model(x, classes.expand(len(batch), k))
-            on = (torch.sigmoid(out.onset) * 255 + 0.5).to(torch.uint8).permute(0, 2, 1, 3).cpu().numpy()
-            fr = (torch.sigmoid(out.frame) * 255 + 0.5).to(torch.uint8).permute(0, 2, 1, 3).cpu().numpy()
+            features = self.model.features(x)  # once per window, whatever the number of instruments
+            on_parts, fr_parts = [], []
+            for group in range(0, k, self.instruments_per_pass):
+                cls = classes[:, group: group + self.instruments_per_pass]
+                out = self.model.heads(features, cls.expand(len(batch), cls.shape[1]))
+                on_parts.append((torch.sigmoid(out.onset) * 255 + 0.5).to(torch.uint8).cpu())
+                fr_parts.append((torch.sigmoid(out.frame) * 255 + 0.5).to(torch.uint8).cpu())
+            on = torch.cat(on_parts, dim=1).permute(0, 2, 1, 3).numpy()
+            fr = torch.cat(fr_parts, dim=1).permute(0, 2, 1, 3).numpy()
             for (w, _), on_w, fr_w in zip(batch, on, fr):
                 self.chunker.place(onset, w, on_w)
                 self.chunker.place(frame, w, fr_w)

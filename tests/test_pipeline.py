@@ -17,7 +17,7 @@ from jointist.audio.io import AudioError, SilentAudioError
 from jointist.evaluation import evaluate_split, write_report
 from jointist.instruments import UnknownInstrumentError
 from jointist.models.serialize import CheckpointError, save_model
-from jointist.models.transcriber import OnsetsFramesTranscriber
+from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.pipeline import Transcriber
 from tests.conftest import sine_notes, write_track
 
@@ -25,10 +25,11 @@ from tests.conftest import sine_notes, write_track
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    model = OnsetsFramesTranscriber(shared_channels=(4,), features=32, rnn_hidden=16, film_layers=1, dropout=0.0)
+    model = PitchwiseTranscriber(harmonics=(0.5, 1, 2), trunk_channels=(4, 8), dilations=(1, 2), head_channels=8,
+                                 dropout=0.0)
     with torch.no_grad():  # an untrained model outputs ~sigmoid(-4); lift it so notes come out
-        model.onset_branch.out.bias.fill_(2.0)
-        model.refine_out.bias.fill_(2.0)
+        model.onset_out.bias.fill_(2.0)
+        model.refine[-1].bias.fill_(2.0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     return save_model(model, path, extra={"decode": {"onset_threshold": 0.5, "frame_threshold": 0.5}})
 
@@ -78,6 +79,25 @@ def test_long_audio_windows_match_a_single_pass(tiny_model):
         direct = torch.sigmoid(transcriber.model(window, torch.tensor([[0]])).frame)[0, 0].numpy()
     expected = (direct[50:950] * 255 + 0.5).astype(np.uint8)  # window 2 starts at 9 s, keeps 9.5..18.5 s
     assert np.abs(frame[950:1850, 0].astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_instruments_in_groups_equal_one_pass(tiny_model):
+    from jointist.instruments import INSTRUMENTS
+
+    audio = sine_notes([(0.5, 2.0, 60), (3.0, 4.0, 45)], 12.0)
+    wanted = [INSTRUMENTS[c] for c in (0, 5, 10, 20, 38)]
+    with torch.no_grad():  # make the condition matter: FiLM starts as the identity
+        model = Transcriber(tiny_model, progress=False).model
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    grouped = Transcriber(tiny_model, progress=False, instruments_per_pass=2)
+    grouped.model = model
+    single = Transcriber(tiny_model, progress=False, instruments_per_pass=8)
+    single.model = model
+    a, b = grouped.posteriorgrams(audio, wanted), single.posteriorgrams(audio, wanted)
+    assert a[0].shape == (1201, 5, 88)
+    assert np.abs(a[0].astype(int) - b[0].astype(int)).max() <= 1 and np.abs(a[1].astype(int) - b[1].astype(int)).max() <= 1
+    assert not np.array_equal(a[1][:, 0], a[1][:, 1])  # the rows really are different instruments
 
 
 def transcriber_instrument(name: str):

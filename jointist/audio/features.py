@@ -28,7 +28,7 @@ from jointist.constants import (
     STFT_N_FFT,
 )
 
-__all__ = ["CQT", "STFT", "LogMel", "build_frontend", "num_frames"]
+__all__ = ["CQT", "STFT", "HarmonicSpectrogram", "LogMel", "build_frontend", "num_frames"]
 
 
 def num_frames(num_samples: int, *, hop_length: int = HOP_LENGTH) -> int:
@@ -165,10 +165,119 @@ class CQT(nn.Module):
         return torch.log(torch.clamp(magnitude, min=LOG_EPS))
 
 
+def _midi_to_hz(midi: np.ndarray | float) -> np.ndarray:
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+def _log_bin_matrix(centres: np.ndarray, bin_width: float, n_fft: int, sample_rate: int, oversample: int = 16) -> np.ndarray:
+    """(n_fft/2+1, n_centres) weights mapping a linear magnitude spectrum to log-spaced bins.
+
+    Each log bin averages the spectrum, linearly interpolated between FFT bins, at ``oversample``
+    points spread evenly in log frequency over its own width (``bin_width`` semitones). Where the bins
+    are narrower than the FFT's resolution this is interpolation, where they are wider it is
+    averaging, so one rule serves both ends of the keyboard.
+    """
+    offsets = (np.arange(oversample) + 0.5) / oversample - 0.5
+    points = _midi_to_hz(centres[:, None] + bin_width * offsets[None, :])  # (n_centres, oversample)
+    position = points * n_fft / sample_rate
+    lower = np.floor(position).astype(int)
+    frac = position - lower
+    weights = np.zeros((n_fft // 2 + 1, len(centres)), np.float64)
+    for k in range(len(centres)):
+        for lo, fr in zip(lower[k], frac[k]):
+            if lo + 1 <= n_fft // 2:
+                weights[lo, k] += (1.0 - fr) / oversample
+                weights[lo + 1, k] += fr / oversample
+    return weights
+
+
+class HarmonicSpectrogram(nn.Module):
+    """Harmonically stacked log-frequency magnitude spectrogram (the input of the pitch-wise transcriber).
+
+    A log-frequency spectrum with ``bins_per_semitone`` bins per semitone is built from three STFTs,
+    each used where its resolution suits the pitch (4096-point windows below ``split_hz[0]``,
+    2048-point up to ``split_hz[1]``, 1024-point above: long windows resolve the bass, short ones keep
+    the onsets of high notes sharp). Then, for every harmonic ``h`` (0.5 = the sub-octave), the
+    spectrum is shifted by ``12 * log2(h)`` semitones, so that bin ``k`` of every channel lies at
+    ``h`` times the frequency of key ``k``: a harmonic series lines up in one column, and a
+    convolution along frequency sees the same pattern for every key (Bittner et al. 2017, 2022).
+
+    ``forward(audio)`` with audio ``(batch, samples)`` returns ``(batch, harmonics, frames, 88 *
+    bins_per_semitone)`` log magnitudes; bin ``k * bins_per_semitone + bins_per_semitone // 2`` is
+    centred on key ``k`` (A0 + k semitones). Bins above Nyquist are zero before the log.
+    """
+
+    def __init__(
+        self,
+        *,
+        harmonics: tuple[float, ...] | list[float] = (0.5, 1, 2, 3, 4, 5, 6, 7),
+        bins_per_semitone: int = 3,
+        n_ffts: tuple[int, int, int] = (4096, 2048, 1024),
+        split_hz: tuple[float, float] = (250.0, 1000.0),
+        hop_length: int = HOP_LENGTH,
+        sample_rate: int = SAMPLE_RATE,
+    ) -> None:
+        super().__init__()
+        self.harmonics = tuple(float(h) for h in harmonics)
+        self.bins_per_semitone = bins_per_semitone
+        self.hop_length = hop_length
+        self.n_ffts = tuple(int(n) for n in n_ffts)
+        width = 1.0 / bins_per_semitone
+        n_key_bins = N_PITCHES * bins_per_semitone
+        shifts = [int(round(12 * bins_per_semitone * math.log2(h))) for h in self.harmonics]
+        self.shifts = shifts
+        # the log axis spans every bin any harmonic channel reads; bins above Nyquist get no weight
+        self.first = min(0, min(shifts))
+        last = max(s + n_key_bins for s in shifts)
+        centres = MIN_MIDI + (np.arange(self.first, last) - bins_per_semitone // 2) * width
+        freqs = _midi_to_hz(centres)
+        bands = np.digitize(freqs, split_hz)  # 0: low, 1: mid, 2: high
+        self._n_log = len(centres)
+        for i, n_fft in enumerate(self.n_ffts):
+            mask = bands == i
+            weights = _log_bin_matrix(centres, width, n_fft, sample_rate) * mask[None, :]
+            used = np.flatnonzero(weights.any(axis=1))
+            top = int(used.max()) + 1 if len(used) else 1
+            scale = 2.0 / np.hanning(n_fft).sum()  # a unit sinusoid peaks at 1 whatever the window
+            self.register_buffer(f"basis{i}", torch.from_numpy((weights[:top] * scale).astype(np.float32)), persistent=False)
+            self.register_buffer(f"window{i}", torch.hann_window(n_fft), persistent=False)
+        self._n_bins = n_key_bins
+
+    @property
+    def n_bins(self) -> int:
+        return self._n_bins
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.harmonics)
+
+    def log_spectrum(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> (batch, frames, n_log) magnitude on the log-frequency axis."""
+        audio = _check_audio_batch(audio)
+        total = None
+        for i, n_fft in enumerate(self.n_ffts):
+            basis = getattr(self, f"basis{i}")
+            spec = torch.stft(
+                audio, n_fft, hop_length=self.hop_length, window=getattr(self, f"window{i}"), center=True,
+                pad_mode="constant", return_complex=True,
+            ).abs()[:, : basis.shape[0]]  # (batch, bins, frames)
+            part = torch.matmul(spec.transpose(1, 2), basis)
+            total = part if total is None else total + part
+        return total  # type: ignore[return-value]
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        log_spec = torch.log(torch.clamp(self.log_spectrum(audio), min=LOG_EPS))
+        n = self._n_bins
+        channels = [log_spec[..., s - self.first: s - self.first + n] for s in self.shifts]
+        return torch.stack(channels, dim=1)
+
+
 def build_frontend(kind: str = "logmel", **kwargs: object) -> nn.Module:
-    """Front-end by name: ``logmel`` (default) or ``cqt``; kwargs go to its constructor."""
+    """Front-end by name: ``logmel`` (default), ``cqt`` or ``harmonic``; kwargs go to its constructor."""
     if kind == "logmel":
         return LogMel(**kwargs)  # type: ignore[arg-type]
     if kind == "cqt":
         return CQT(**kwargs)  # type: ignore[arg-type]
-    raise ValueError(f"unknown front-end {kind!r}; choose 'logmel' or 'cqt'")
+    if kind == "harmonic":
+        return HarmonicSpectrogram(**kwargs)  # type: ignore[arg-type]
+    raise ValueError(f"unknown front-end {kind!r}; choose 'logmel', 'cqt' or 'harmonic'")

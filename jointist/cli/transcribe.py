@@ -19,7 +19,8 @@ def run(cfg: DictConfig) -> dict[str, Path]:
     from jointist.pipeline import Transcriber, save_outputs
 
     transcriber = Transcriber(
-        cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, window_s=cfg.window_s, hop_s=cfg.hop_s,
+        cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
+        window_s=cfg.window_s, hop_s=cfg.hop_s,
         progress=cfg.progress, recognizer=cfg.recognizer,
     )
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.decode).items() if v is not None}  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from jointist.atomic import atomic_path
+from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.transcriber import OnsetsFramesTranscriber
 
@@ -26,6 +27,7 @@ __all__ = ["MODEL_CLASSES", "CheckpointError", "build_model", "load_model", "sav
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
     "OnsetsFramesTranscriber": OnsetsFramesTranscriber,
+    "PitchwiseTranscriber": PitchwiseTranscriber,
     "InstrumentRecognizer": InstrumentRecognizer,
 }
 

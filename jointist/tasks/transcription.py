@@ -22,6 +22,7 @@ from jointist.data.slakh import Example, ExampleBatch
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
 from jointist.metrics import PieceScores, evaluate_piece, summarise
+from jointist.notes import NoteArray
 from jointist.postprocess import DecodeConfig, decode_notes
 from jointist.tasks.base import JointistTask
 
@@ -71,6 +72,18 @@ def rolls_for(examples: list[Example], instruments: np.ndarray, *, frames: int) 
     return torch.from_numpy(onset), torch.from_numpy(frame)
 
 
+def agnostic_rolls(examples: list[Example], *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Instrument-agnostic onset and frame targets (B, frames, 88): every pitched note of each clip."""
+    onset = np.zeros((len(examples), frames, 88), np.float32)
+    frame = np.zeros((len(examples), frames, 88), np.float32)
+    for i, ex in enumerate(examples):
+        pitched = [notes for c, notes in ex.notes.items() if int(c) != DRUMS.index and len(notes)]
+        if pitched:
+            rolls = notes_to_rolls(NoteArray.concatenate(pitched), num_frames=frames)
+            onset[i], frame[i] = rolls.onset, rolls.frame
+    return torch.from_numpy(onset), torch.from_numpy(frame)
+
+
 class TranscriptionTask(JointistTask):
     """LightningModule around an :class:`~jointist.models.transcriber.OnsetsFramesTranscriber`.
 
@@ -85,6 +98,9 @@ class TranscriptionTask(JointistTask):
         onset_weight, frame_weight: loss weights.
         onset_pos_weight: weight of the positive cells in the onset BCE; onsets are ~0.1% of the
             roll, and without it the onset branch learns far more slowly than the frame branch.
+        agnostic_weight: weight of the instrument-agnostic onset and frame losses, for models with an
+            ``agnostic(features)`` head (:class:`~jointist.models.pitchwise.PitchwiseTranscriber`):
+            every pitched note of the clip is a target there, a dense signal for the shared trunk.
         decode: note decoding thresholds for validation F1 (stored with the model).
         seed: seed of the instrument draws.
     """
@@ -101,6 +117,7 @@ class TranscriptionTask(JointistTask):
         onset_weight: float = 1.0,
         frame_weight: float = 1.0,
         onset_pos_weight: float = 1.0,
+        agnostic_weight: float = 0.5,
         decode: dict[str, float] | None = None,
         seed: int = 0,
     ) -> None:
@@ -113,6 +130,7 @@ class TranscriptionTask(JointistTask):
         self.onset_weight = onset_weight
         self.frame_weight = frame_weight
         self.onset_pos_weight = onset_pos_weight
+        self.agnostic_weight = agnostic_weight
         self.decode = DecodeConfig(**(decode or {}))
         self.seed = seed
         self.class_weights = np.ones(NUM_CLASSES)
@@ -142,11 +160,19 @@ class TranscriptionTask(JointistTask):
     def _loss(self, batch: ExampleBatch, instruments: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
         frames = num_frames(batch.mix.shape[-1])
         onset_t, frame_t = rolls_for(batch.examples, instruments, frames=frames)
-        out = self.model(batch.mix, torch.from_numpy(instruments).to(self.device))
+        features = self.model.features(batch.mix)  # type: ignore[operator]
+        out = self.model.heads(features, torch.from_numpy(instruments).to(self.device))  # type: ignore[operator]
         onset_t, frame_t = onset_t.to(self.device), frame_t.to(self.device)
-        onset_loss, frame_loss = self._bce(out.onset, onset_t, out.frame, frame_t)
+        onset_loss, frame_loss = self._bce(out.onset.float(), onset_t, out.frame.float(), frame_t)
         loss = self.onset_weight * onset_loss + self.frame_weight * frame_loss
-        return loss, {"onset": onset_loss, "frame": frame_loss}, out
+        parts = {"onset": onset_loss, "frame": frame_loss}
+        if self.agnostic_weight > 0 and hasattr(self.model, "agnostic"):
+            agnostic = self.model.agnostic(features)
+            a_onset_t, a_frame_t = (t.to(self.device) for t in agnostic_rolls(batch.examples, frames=frames))
+            a_onset, a_frame = self._bce(agnostic.onset.float(), a_onset_t, agnostic.frame.float(), a_frame_t)
+            loss = loss + self.agnostic_weight * (self.onset_weight * a_onset + self.frame_weight * a_frame)
+            parts.update(agnostic_onset=a_onset, agnostic_frame=a_frame)
+        return loss, parts, out
 
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, self.global_step, batch_idx])
@@ -157,8 +183,8 @@ class TranscriptionTask(JointistTask):
         ])
         loss, parts, _ = self._loss(batch, instruments)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
-        self.log("train/onset_loss", parts["onset"], batch_size=len(batch))
-        self.log("train/frame_loss", parts["frame"], batch_size=len(batch))
+        for name, value in parts.items():
+            self.log(f"train/{name}_loss", value, batch_size=len(batch))
         return loss
 
     # -- validation -----------------------------------------------------------------------------
@@ -168,7 +194,7 @@ class TranscriptionTask(JointistTask):
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
         features = self.model.features(batch.mix)  # type: ignore[operator]
-        frames = features.shape[1]
+        frames = num_frames(batch.mix.shape[-1])
         losses = []
         for i, ex in enumerate(batch.examples):
             classes = np.asarray(sorted(ex.notes), dtype=np.int64)[None, :]
@@ -176,7 +202,7 @@ class TranscriptionTask(JointistTask):
                 continue
             out = self.model.heads(features[i: i + 1], torch.from_numpy(classes).to(self.device))  # type: ignore[operator]
             onset_t, frame_t = rolls_for([ex], classes, frames=frames)
-            onset_loss, frame_loss = self._bce(out.onset, onset_t.to(self.device), out.frame, frame_t.to(self.device))
+            onset_loss, frame_loss = self._bce(out.onset.float(), onset_t.to(self.device), out.frame.float(), frame_t.to(self.device))
             losses.append(self.onset_weight * onset_loss + self.frame_weight * frame_loss)
             onset_p = torch.sigmoid(out.onset[0]).float().cpu().numpy()
             frame_p = torch.sigmoid(out.frame[0]).float().cpu().numpy()

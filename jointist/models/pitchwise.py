@@ -1,0 +1,194 @@
+"""A pitch-wise onsets-and-frames transcriber conditioned on an instrument through FiLM (the default).
+
+The same onsets-and-frames decomposition as :mod:`jointist.models.transcriber` (an onset branch, a
+frame branch, and a frame refinement that sees the onset posteriors), laid out so that every key is
+treated alike and the cost that repeats per instrument is small::
+
+    audio (B, samples) -> harmonic spectrogram (B, H, T, 264)             computed once per clip
+      -> shared trunk: conv blocks along time x log-frequency, a stride-3 conv down to one bin
+         per key, dilated temporal convs, a learned per-key embedding   (B, C, T, 88)
+      -> onset branch: 1x1 conv -> BatchNorm (once per clip), repeated per instrument (B*K, D, T, 88)
+         -> FiLM from the condition one-hot (B*K, 39) -> ReLU -> [1x1 conv -> BatchNorm -> FiLM -> ReLU]
+         x (n - 1) -> 1x1 conv                                                  onset logits
+      -> frame branch: same layout -> hidden (B*K, D, T, 88)
+      -> refinement: concat(hidden, sigmoid(onset).detach()) -> 1x1 conv -> temporal conv
+    outputs (B, K, T, 88) onset and frame logits
+
+Why this layout: on a harmonic spectrogram a note's partials line up in one column whatever its
+pitch, so convolutions along frequency learn one detector for all 88 keys (a pitch-equivariant
+design, as in Bittner et al.'s basic-pitch) instead of the 88 separate output units of a flattened
+linear layer. That learns from far less data. Everything with a receptive field (the spectro-temporal
+convolutions) runs once per clip; the instrument-dependent part is per-key 1x1 convolutions that FiLM
+switches between instruments, so transcribing K instruments costs little more than transcribing one.
+The per-branch biGRU of the original model is replaced by dilated temporal convolutions in the
+shared trunk and the refinement: the GRUs would run per key and per instrument, which a CPU cannot
+afford. The trunk also predicts instrument-agnostic onsets and frames (every pitched note of the
+mix), an auxiliary target that gives every training clip a dense signal (:meth:`agnostic`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jointist.audio.features import HarmonicSpectrogram
+from jointist.constants import N_PITCHES
+from jointist.instruments import NUM_CLASSES
+from jointist.models.film import FiLM
+from jointist.models.transcriber import _PRIOR_LOGIT, TranscriberOutput
+
+__all__ = ["PitchwiseTranscriber"]
+
+
+def _conv_bn(in_ch: int, out_ch: int, kernel: tuple[int, int], *, stride: tuple[int, int] = (1, 1),
+             padding: tuple[int, int] | None = None, dilation: tuple[int, int] = (1, 1)) -> nn.Sequential:
+    if padding is None:
+        padding = ((kernel[0] - 1) // 2 * dilation[0], (kernel[1] - 1) // 2 * dilation[1])
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    )
+
+
+class _TemporalBlock(nn.Module):
+    """Residual dilated convolution along time, one key at a time: (B, C, T, F) -> same shape."""
+
+    def __init__(self, channels: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, (3, 1), padding=(dilation, 0), dilation=(dilation, 1), bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x + self.bn(self.conv(x)))
+
+
+class _Branch(nn.Module):
+    """Per-key layers conditioned through FiLM.
+
+    The first 1x1 convolution and its batch norm do not depend on the instrument, so they run once
+    per clip (:meth:`shared`); each instrument row then pays only for FiLM, the later 1x1 layers and
+    elementwise work. (rows, C, T, 88), cond (rows, 39) -> (rows, D, T, 88).
+    """
+
+    def __init__(self, in_channels: int, channels: int, *, cond_dim: int, film: str, layers: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        self.films = nn.ModuleList()
+        width = in_channels
+        for _ in range(layers):
+            self.convs.append(nn.Conv2d(width, channels, 1, bias=False))
+            self.norms.append(nn.BatchNorm2d(channels))
+            self.films.append(FiLM(channels, cond_dim, mode=film, feature_dim=1))
+            width = channels
+
+    def shared(self, features: torch.Tensor) -> torch.Tensor:
+        """The unconditioned first layer, once per clip: (B, C, T, 88) -> (B, D, T, 88)."""
+        return self.norms[0](self.convs[0](features))
+
+    def forward(self, shared: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """shared: :meth:`shared` output repeated per row; cond: (rows, cond_dim)."""
+        x = torch.relu(self.films[0](shared, cond))
+        for conv, norm, film in zip(self.convs[1:], self.norms[1:], self.films[1:]):
+            x = torch.relu(film(norm(conv(x)), cond))
+        return x
+
+
+class PitchwiseTranscriber(nn.Module):
+    """FiLM-conditioned onsets-and-frames transcriber on a harmonic spectrogram, pitch-wise.
+
+    Args:
+        n_classes: size of the instrument condition (39).
+        harmonics: harmonics stacked by the front-end (0.5 is the sub-octave).
+        trunk_channels: channels of the two blocks at 3 bins per key, then of the blocks at one bin per key.
+        dilations: dilations of the residual temporal convolutions of the trunk (receptive field
+            ``1 + 2 * sum(dilations)`` frames).
+        head_channels: width of the per-key conditioned layers.
+        film: ``full`` (gamma and beta), ``bias`` (beta only, the original Jointist) or ``none``.
+        film_layers: conditioned 1x1 layers per branch.
+        refine_dilation: dilation of the refinement's temporal convolution.
+        dropout: dropout on the trunk's output features.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_classes: int = NUM_CLASSES,
+        harmonics: tuple[float, ...] | list[float] = (0.5, 1, 2, 3, 4, 5, 6, 7),
+        trunk_channels: tuple[int, int] | list[int] = (16, 32),
+        dilations: tuple[int, ...] | list[int] = (1, 2, 4, 8),
+        head_channels: int = 32,
+        film: str = "full",
+        film_layers: int = 2,
+        refine_dilation: int = 2,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if len(trunk_channels) != 2:
+            raise ValueError(f"trunk_channels must be two widths (3 bins per key, 1 bin per key), got {trunk_channels}")
+        if film_layers < 1:
+            raise ValueError("film_layers must be at least 1: the instrument enters through them")
+        self.config = {
+            "n_classes": n_classes, "harmonics": [float(h) for h in harmonics], "trunk_channels": list(trunk_channels),
+            "dilations": list(dilations), "head_channels": head_channels, "film": film, "film_layers": film_layers,
+            "refine_dilation": refine_dilation, "dropout": dropout,
+        }
+        self.n_classes = n_classes
+        self.frontend = HarmonicSpectrogram(harmonics=tuple(harmonics), bins_per_semitone=3)
+        c_fine, c_key = trunk_channels
+        h = len(harmonics)
+        self.norm = nn.BatchNorm2d(h)
+        self.fine = nn.Sequential(_conv_bn(h, c_fine, (5, 5)), _conv_bn(c_fine, c_fine, (3, 3)))
+        # kernel 3, stride 3 over the 3 bins of each key: one output per key, centred on it
+        self.to_keys = _conv_bn(c_fine, c_key, (3, 3), stride=(1, 3), padding=(1, 0))
+        self.keys = _conv_bn(c_key, c_key, (3, 3))
+        self.temporal = nn.Sequential(*[_TemporalBlock(c_key, d) for d in dilations])
+        self.key_embedding = nn.Parameter(torch.zeros(1, c_key, 1, N_PITCHES))
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.agnostic_out = nn.Conv2d(c_key, 2, 1)
+        nn.init.constant_(self.agnostic_out.bias, _PRIOR_LOGIT)
+
+        self.onset_branch = _Branch(c_key, head_channels, cond_dim=n_classes, film=film, layers=film_layers)
+        self.frame_branch = _Branch(c_key, head_channels, cond_dim=n_classes, film=film, layers=film_layers)
+        self.onset_out = nn.Conv2d(head_channels, 1, 1)
+        self.refine = nn.Sequential(
+            nn.Conv2d(head_channels + 1, head_channels, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(head_channels, 1, (3, 1), padding=(refine_dilation, 0), dilation=(refine_dilation, 1)),
+        )
+        nn.init.constant_(self.onset_out.bias, _PRIOR_LOGIT)
+        nn.init.constant_(self.refine[-1].bias, _PRIOR_LOGIT)
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> per-clip features (batch, C, T, 88): everything that does not depend
+        on the instrument, computed once however many instruments are transcribed."""
+        x = self.norm(self.frontend(audio))
+        x = self.keys(self.to_keys(self.fine(x)))
+        x = self.temporal(x) + self.key_embedding
+        return self.dropout(x)
+
+    def agnostic(self, features: torch.Tensor) -> TranscriberOutput:
+        """Instrument-agnostic onset and frame logits (batch, T, 88) of every pitched note."""
+        logits = self.agnostic_out(features)
+        return TranscriberOutput(logits[:, 0], logits[:, 1])
+
+    def heads(self, features: torch.Tensor, instruments: torch.Tensor) -> TranscriberOutput:
+        """Per-clip features (B, C, T, 88) and instrument indices (B, K) -> logits (B, K, T, 88)."""
+        if instruments.dim() != 2 or instruments.shape[0] != features.shape[0]:
+            raise ValueError(f"instruments must be (batch, K) with batch {features.shape[0]}, got {tuple(instruments.shape)}")
+        b, k = instruments.shape
+        t, f = features.shape[2:]
+        cond = nn.functional.one_hot(instruments.reshape(-1).long(), self.n_classes).to(features.dtype)
+
+        def per_row(x: torch.Tensor) -> torch.Tensor:
+            return x.unsqueeze(1).expand(b, k, *x.shape[1:]).reshape(b * k, *x.shape[1:])
+
+        onset = self.onset_out(self.onset_branch(per_row(self.onset_branch.shared(features)), cond))  # (rows, 1, T, 88)
+        hidden = self.frame_branch(per_row(self.frame_branch.shared(features)), cond)
+        frame = self.refine(torch.cat([hidden, torch.sigmoid(onset).detach()], dim=1))
+        return TranscriberOutput(onset.view(b, k, t, f), frame.view(b, k, t, f))
+
+    def forward(self, audio: torch.Tensor, instruments: torch.Tensor) -> TranscriberOutput:
+        """audio (batch, samples), instruments (batch, K) class indices -> logits (batch, K, T, 88)."""
+        return self.heads(self.features(audio), instruments)
