@@ -16,8 +16,8 @@ import torch
 from jointist.audio.io import AudioError, SilentAudioError
 from jointist.evaluation import evaluate_split, write_report
 from jointist.instruments import UnknownInstrumentError
-from jointist.models.serialize import CheckpointError, save_model
 from jointist.models.pitchwise import PitchwiseTranscriber
+from jointist.models.serialize import CheckpointError, save_model
 from jointist.pipeline import Transcriber
 from tests.conftest import sine_notes, write_track
 

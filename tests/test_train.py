@@ -11,14 +11,14 @@ from hydra import compose, initialize_config_dir
 
 from jointist.cli import CONF_DIR
 from jointist.cli.train import train
+from jointist.data.slakh import Example
 from jointist.data.targets import notes_to_rolls
 from jointist.metrics import match_counts
-from jointist.models.serialize import load_model
 from jointist.models.pitchwise import PitchwiseTranscriber
+from jointist.models.serialize import load_model
 from jointist.models.transcriber import OnsetsFramesTranscriber
 from jointist.notes import NoteArray
 from jointist.postprocess import decode_notes
-from jointist.data.slakh import Example
 from jointist.tasks.transcription import agnostic_rolls, sample_instruments
 from tests.conftest import sine_notes, write_track
 
