@@ -139,6 +139,7 @@ def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str
 
 ONSET_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
 FRAME_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
+SHARED_ONSET_GRID = (0.0, 0.5, 1.0)
 
 
 def tune_decode(
@@ -149,21 +150,24 @@ def tune_decode(
     max_tracks: int | None = 20,
     onset_grid: tuple[float, ...] = ONSET_GRID,
     frame_grid: tuple[float, ...] = FRAME_GRID,
+    shared_onset_grid: tuple[float, ...] = SHARED_ONSET_GRID,
     progress: bool = True,
-) -> tuple[dict[str, float], dict[tuple[float, float], float]]:
-    """Onset and frame thresholds that maximise piece-wise note F1 (true instruments) on a split.
+) -> tuple[dict[str, float], dict[tuple[float, float, float], float]]:
+    """Onset and frame thresholds and the shared-onset ratio (see
+    :func:`~jointist.postprocess.suppress_shared_onsets`) that maximise piece-wise note F1 (true
+    instruments) on a split.
 
     Posteriorgrams are computed once per track; only the note decoding is repeated per grid point.
     Use the validation split: thresholds chosen on the test split would flatter the test numbers.
 
     Returns:
-        (best decode settings as a dict, piece-wise onset F1 for every (onset, frame) pair).
+        (best decode settings as a dict, piece-wise onset F1 for every (onset, frame, ratio) triple).
     """
     import dataclasses
 
     from tqdm import tqdm
 
-    from jointist.postprocess import decode_notes
+    from jointist.postprocess import decode_tracks
 
     tracks = load_index(root, split)[:max_tracks]
     cached = []
@@ -172,18 +176,18 @@ def tune_decode(
         classes = sorted(ref)
         onset, frame = transcriber.posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
         cached.append((track.track_id, ref, classes, onset, frame))
-    scores: dict[tuple[float, float], float] = {}
+    scores: dict[tuple[float, float, float], float] = {}
     for on_t in onset_grid:
         for fr_t in frame_grid:
-            config = dataclasses.replace(transcriber.decode, onset_threshold=on_t, frame_threshold=fr_t)
-            pieces = [
-                evaluate_piece(tid, ref, {
-                    c: decode_notes(onset[:, j] / 255.0, frame[:, j] / 255.0, is_drum=c == 38, config=config)
-                    for j, c in enumerate(classes)
-                })
-                for tid, ref, classes, onset, frame in cached
-            ]
-            scores[(on_t, fr_t)] = summarise(pieces).piecewise["onset"]
+            for ratio in shared_onset_grid:
+                config = dataclasses.replace(transcriber.decode, onset_threshold=on_t, frame_threshold=fr_t,
+                                             shared_onset_ratio=ratio)
+                pieces = [
+                    evaluate_piece(tid, ref, decode_tracks(onset / 255.0, frame / 255.0, classes, config=config))
+                    for tid, ref, classes, onset, frame in cached
+                ]
+                scores[(on_t, fr_t, ratio)] = summarise(pieces).piecewise["onset"]
     best = max(scores, key=lambda k: scores[k])
-    decode = dict(dataclasses.asdict(transcriber.decode), onset_threshold=best[0], frame_threshold=best[1])
+    decode = dict(dataclasses.asdict(transcriber.decode), onset_threshold=best[0], frame_threshold=best[1],
+                  shared_onset_ratio=best[2])
     return decode, scores

@@ -9,7 +9,7 @@ A walk through :meth:`Transcriber.transcribe_audio`:
 3. the central part of each window's onset and frame probabilities is written into song-long
    arrays, stored as uint8 (1/255 steps; 7 kB per second and instrument), so memory grows slowly
    with the song length whatever the window count;
-4. notes are decoded per instrument (:func:`~jointist.postprocess.decode_notes`), then written as
+4. notes are decoded per instrument (:func:`~jointist.postprocess.decode_tracks`), then written as
    one MIDI track per instrument, a piano-roll PNG per instrument and a JSON of notes.
 """
 
@@ -30,7 +30,7 @@ from jointist.audio.io import check_audio, load_audio
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
 from jointist.instruments import INSTRUMENTS, Instrument, parse_instruments
 from jointist.notes import NoteArray
-from jointist.postprocess import DecodeConfig, decode_notes, notes_to_json, write_midi
+from jointist.postprocess import DecodeConfig, decode_tracks, notes_to_json, write_midi
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -262,12 +262,9 @@ class Transcriber:
         else:
             chosen = parse_instruments(instruments)
         onset, frame = self.posteriorgrams(audio, chosen)
-        tracks = []
-        for j, inst in enumerate(chosen):
-            on_p = onset[:, j].astype(np.float32) / 255.0
-            fr_p = frame[:, j].astype(np.float32) / 255.0
-            notes = decode_notes(on_p, fr_p, is_drum=inst.is_drum, config=self.decode)
-            tracks.append(InstrumentTranscript(inst, notes, onset[:, j], frame[:, j]))
+        notes = decode_tracks(onset.astype(np.float32) / 255.0, frame.astype(np.float32) / 255.0,
+                              [i.index for i in chosen], config=self.decode)
+        tracks = [InstrumentTranscript(inst, notes[inst.index], onset[:, j], frame[:, j]) for j, inst in enumerate(chosen)]
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
     def transcribe_file(self, path: str | os.PathLike[str], *, instruments: str | list[str | int] | None = "all") -> Transcription:

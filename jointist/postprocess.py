@@ -26,10 +26,10 @@ import numpy as np
 
 from jointist.atomic import atomic_path
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
-from jointist.instruments import Instrument, by_index
+from jointist.instruments import DRUMS, Instrument, by_index
 from jointist.notes import NoteArray
 
-__all__ = ["DecodeConfig", "decode_notes", "notes_to_json", "read_midi", "write_midi"]
+__all__ = ["DecodeConfig", "decode_notes", "decode_tracks", "notes_to_json", "read_midi", "suppress_shared_onsets", "write_midi"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class DecodeConfig:
     onset_frames: int = 1
     drum_note_s: float = 0.1
     velocity: int = 100
+    shared_onset_ratio: float = 0.0
+    """Across pitched instruments decoded together, an onset whose probability is below this share of
+    the strongest instrument's onset at the same key (within one frame) is dropped: 1 lets only the
+    most likely instrument keep a note, 0 (default) decodes every instrument independently."""
 
 
 def _onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
@@ -98,6 +102,51 @@ def decode_notes(
     on = np.asarray(on_list, np.float64) / fps + offset_s
     off = np.asarray(off_list, np.float64) / fps + offset_s
     return NoteArray.from_arrays(on, off, pitch_list, np.full(len(on_list), config.velocity))
+
+
+def suppress_shared_onsets(onset: np.ndarray, ratio: float, *, pitched: np.ndarray | None = None) -> np.ndarray:
+    """Onset probabilities (T, K, 88) of K instruments with the weaker claims on a note removed.
+
+    A conditioned transcriber often hears one note in two instruments of similar timbre; with
+    ``ratio`` > 0 an instrument keeps an onset cell only where its probability is at least ``ratio``
+    times the largest probability any pitched instrument has at that key within one frame. Rows
+    where ``pitched`` (K,) is False (drums) neither compete nor are changed. Returns a new array.
+    """
+    onset = np.asarray(onset, dtype=np.float32)
+    if onset.ndim != 3 or onset.shape[2] != N_PITCHES:
+        raise ValueError(f"onset must be (time, instruments, {N_PITCHES}), got {onset.shape}")
+    out = onset.copy()
+    mask = np.ones(onset.shape[1], bool) if pitched is None else np.asarray(pitched, bool)
+    if ratio <= 0 or mask.sum() < 2:
+        return out
+    strongest = onset[:, mask].max(axis=1)  # (T, 88)
+    near = strongest.copy()
+    near[1:] = np.maximum(near[1:], strongest[:-1])
+    near[:-1] = np.maximum(near[:-1], strongest[1:])
+    weak = onset[:, mask] < ratio * near[:, None, :]
+    sub = out[:, mask]
+    sub[weak] = 0.0
+    out[:, mask] = sub
+    return out
+
+
+def decode_tracks(
+    onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
+    fps: int = FRAMES_PER_SECOND,
+) -> dict[int, NoteArray]:
+    """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
+    classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first."""
+    classes = [int(c) for c in classes]
+    onset = np.asarray(onset, dtype=np.float32)
+    frame = np.asarray(frame, dtype=np.float32)
+    if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1] != len(classes):
+        raise ValueError(f"onset and frame must both be (time, {len(classes)}, 88), got {onset.shape} and {frame.shape}")
+    drums = np.array([c == DRUMS.index for c in classes], bool)
+    onset = suppress_shared_onsets(onset, config.shared_onset_ratio, pitched=~drums)
+    return {
+        c: decode_notes(onset[:, j], frame[:, j], is_drum=bool(drums[j]), config=config, fps=fps)
+        for j, c in enumerate(classes)
+    }
 
 
 def write_midi(

@@ -216,3 +216,4 @@ def test_decode_thresholds_are_tuned_on_a_split_and_stored(tiny_model, tmp_path)
     _, extra = load_model(tmp_path / "eval" / "model_tuned.pt")
     assert extra["decode_tuned_on"] == "validation"
     assert extra["decode"]["onset_threshold"] in (0.1, 0.2, 0.3, 0.4, 0.5)
+    assert extra["decode"]["shared_onset_ratio"] in (0.0, 0.5, 1.0)

@@ -79,3 +79,28 @@ def test_notes_json():
     assert doc["source"] == "x.wav"
     assert doc["instruments"][0]["name"] == "Bass" and doc["instruments"][0]["program"] == 32
     assert doc["instruments"][0]["notes"] == [{"onset_s": 0.5, "offset_s": 1.0, "pitch": 40, "velocity": 100}]
+
+
+def test_shared_onsets_go_to_the_most_likely_pitched_instrument():
+    from jointist.postprocess import decode_tracks, suppress_shared_onsets
+
+    onset = np.zeros((20, 3, 88), np.float32)
+    frame = np.zeros((20, 3, 88), np.float32)
+    onset[5, 0, 39], onset[6, 1, 39] = 0.9, 0.6  # one note heard by piano (strong) and e-piano a frame later
+    onset[12, 1, 50] = 0.8  # a note only the e-piano hears
+    onset[5, 2, 39] = 0.7  # drums at the same key do not compete
+    frame[5:10, :2, 39] = 0.9
+    frame[12:15, 1, 50] = 0.9
+    kept = suppress_shared_onsets(onset, 1.0, pitched=np.array([True, True, False]))
+    assert kept[6, 1, 39] == 0 and kept[5, 0, 39] == pytest.approx(0.9) and kept[12, 1, 50] == pytest.approx(0.8)
+    assert kept[5, 2, 39] == pytest.approx(0.7)
+    assert np.array_equal(suppress_shared_onsets(onset, 0.0), onset)
+    assert suppress_shared_onsets(onset, 0.5)[6, 1, 39] == pytest.approx(0.6)  # 0.6 >= 0.5 * 0.9: a unison stays
+
+    config = DecodeConfig(onset_threshold=0.5, frame_threshold=0.5, shared_onset_ratio=1.0)
+    notes = decode_tracks(onset, frame, [0, 4, 38], config=config)
+    assert notes[0].pitch.tolist() == [60] and notes[4].pitch.tolist() == [71] and len(notes[38]) == 1
+    independent = decode_tracks(onset, frame, [0, 4, 38], config=DecodeConfig(onset_threshold=0.5, frame_threshold=0.5))
+    assert sorted(independent[4].pitch.tolist()) == [60, 71]
+    with pytest.raises(ValueError, match="time, 2, 88"):
+        decode_tracks(onset, frame, [0, 4])

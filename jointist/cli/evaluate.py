@@ -32,8 +32,8 @@ def run(cfg: DictConfig) -> dict:
 
         decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
                                      progress=cfg.progress)
-        for (on_t, fr_t), f1 in sorted(scores.items()):
-            log.info("onset %.2f frame %.2f: piece-wise note F1 %.4f", on_t, fr_t, f1)
+        for (on_t, fr_t, ratio), f1 in sorted(scores.items()):
+            log.info("onset %.2f frame %.2f shared-onset ratio %.1f: piece-wise note F1 %.4f", on_t, fr_t, ratio, f1)
         model, extra = load_model(transcriber.model_path)
         tuned = save_model(model, Path(cfg.out) / "model_tuned.pt", extra={**extra, "decode": decode,
                                                                            "decode_tuned_on": cfg.split})

@@ -23,7 +23,7 @@ from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
 from jointist.metrics import PieceScores, evaluate_piece, summarise
 from jointist.notes import NoteArray
-from jointist.postprocess import DecodeConfig, decode_notes
+from jointist.postprocess import DecodeConfig, decode_tracks
 from jointist.tasks.base import JointistTask
 
 __all__ = ["TranscriptionTask", "sample_instruments"]
@@ -206,10 +206,7 @@ class TranscriptionTask(JointistTask):
             losses.append(self.onset_weight * onset_loss + self.frame_weight * frame_loss)
             onset_p = torch.sigmoid(out.onset[0]).float().cpu().numpy()
             frame_p = torch.sigmoid(out.frame[0]).float().cpu().numpy()
-            estimate = {
-                int(c): decode_notes(onset_p[j], frame_p[j], is_drum=int(c) == DRUMS.index, config=self.decode)
-                for j, c in enumerate(classes[0])
-            }
+            estimate = decode_tracks(onset_p.transpose(1, 0, 2), frame_p.transpose(1, 0, 2), classes[0], config=self.decode)
             # frame k covers [k - 0.5, k + 0.5) / fps: onsets from -5 ms on belong to the window
             window_s = (frames - 0.5) / FRAMES_PER_SECOND
             reference = {c: n.starting_within(-0.5 / FRAMES_PER_SECOND, window_s) for c, n in ex.notes.items()}
