@@ -45,7 +45,7 @@ def compose_train(root: Path, out: Path, *overrides: str):
 def test_fast_dev_run_of_jointist_train(mini_corpus, tmp_path):
     cfg = compose_train(mini_corpus, tmp_path / "run", "+trainer.fast_dev_run=true")
     result = train(cfg)
-    assert {"train/loss", "val/loss", "val/note_f1"} <= set(result["metrics"])
+    assert {"train/loss", "train/agnostic_onset_loss", "val/loss", "val/note_f1", "val/agnostic_note_f1"} <= set(result["metrics"])
     assert np.isfinite(result["metrics"]["train/loss"])
 
 

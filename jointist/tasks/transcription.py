@@ -21,9 +21,9 @@ from jointist.constants import FRAMES_PER_SECOND
 from jointist.data.slakh import Example, ExampleBatch
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
-from jointist.metrics import PieceScores, evaluate_piece, summarise
+from jointist.metrics import PieceScores, evaluate_piece, match_counts, summarise
 from jointist.notes import NoteArray
-from jointist.postprocess import DecodeConfig, decode_tracks
+from jointist.postprocess import DecodeConfig, decode_notes, decode_tracks
 from jointist.tasks.base import JointistTask
 
 __all__ = ["TranscriptionTask", "sample_instruments"]
@@ -135,6 +135,7 @@ class TranscriptionTask(JointistTask):
         self.seed = seed
         self.class_weights = np.ones(NUM_CLASSES)
         self._val_scores: list[PieceScores] = []
+        self._val_agnostic: list[float] = []
         self._val_image: tuple[np.ndarray, np.ndarray, str] | None = None
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
 
@@ -190,6 +191,7 @@ class TranscriptionTask(JointistTask):
     # -- validation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
         self._val_scores = []
+        self._val_agnostic = []
         self._val_image = None
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
@@ -211,6 +213,13 @@ class TranscriptionTask(JointistTask):
             window_s = (frames - 0.5) / FRAMES_PER_SECOND
             reference = {c: n.starting_within(-0.5 / FRAMES_PER_SECOND, window_s) for c, n in ex.notes.items()}
             self._val_scores.append(evaluate_piece(f"{ex.track_id}@{ex.start_s}", reference, estimate))
+            if hasattr(self.model, "agnostic"):  # what the shared trunk alone hears, instrument ignored
+                agnostic = self.model.agnostic(features[i: i + 1])
+                pitched = NoteArray.concatenate([n for c, n in reference.items() if c != DRUMS.index])
+                if len(pitched):
+                    heard = decode_notes(torch.sigmoid(agnostic.onset[0]).float().cpu().numpy(),
+                                         torch.sigmoid(agnostic.frame[0]).float().cpu().numpy(), config=self.decode)
+                    self._val_agnostic.append(match_counts(pitched, heard, with_offset=False).f1)
             if self._val_image is None:
                 j = int(np.argmax([len(ex.notes[int(c)]) for c in classes[0]]))
                 self._val_image = (frame_p[j], frame_t[0, j].numpy(), f"{ex.track_id} class {int(classes[0, j])}")
@@ -221,6 +230,8 @@ class TranscriptionTask(JointistTask):
         if not self._val_scores:
             return
         report = summarise(self._val_scores)
+        if self._val_agnostic:
+            self.log("val/agnostic_note_f1", float(np.mean(self._val_agnostic)))
         self.log("val/note_f1_flat", report.flat["onset"])
         self.log("val/note_f1_instrument", report.instrumentwise["onset"])
         self.log("val/note_f1_piece", report.piecewise["onset"])
