@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import soundfile as sf
 
+from jointist.instruments import by_name
+from jointist.metrics import match_counts
+from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.serialize import load_model
-from jointist.models.transcriber import OnsetsFramesTranscriber
+from jointist.notes import NoteArray
 from jointist.pipeline import Transcriber, default_model_path
 from tests.conftest import sine_notes
 
@@ -15,7 +18,7 @@ def test_shipped_model_is_packaged_small_and_self_describing():
     path = default_model_path()
     assert path.is_file() and path.stat().st_size < 30 * 2**20
     model, extra = load_model(path)
-    assert isinstance(model, OnsetsFramesTranscriber)
+    assert isinstance(model, PitchwiseTranscriber)  # the default layout (conf/model/transcriber.yaml)
     assert {"onset_threshold", "frame_threshold"} <= set(extra["decode"])
     assert extra["trained_steps"] > 0
 
@@ -28,6 +31,24 @@ def test_shipped_model_transcribes_a_file_with_default_settings(tmp_path):
     assert all(t.frame.shape == (401, 88) for t in result.tracks)
     for track in result.tracks:
         assert np.all((track.notes.pitch >= 21) & (track.notes.pitch <= 108))
+
+
+def test_shipped_model_transcribes_a_piano_melody_in_an_unheard_soundfont():
+    """A rendered C-major phrase (TimGM6mb: never heard in training): the shipped model must find
+    its notes, and the piano track must be far closer to them than an unrelated instrument's."""
+    from jointist.data.render import FluidSynthRenderer, resolve_soundfont
+
+    pitches = [60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60, 55]
+    onsets = np.arange(len(pitches)) * 0.5 + 0.25
+    notes = NoteArray.from_arrays(onsets, onsets + 0.4, pitches, np.full(len(pitches), 90))
+    audio = FluidSynthRenderer().render(notes, program=0, is_drum=False, soundfont=resolve_soundfont("TimGM6mb.sf2"),
+                                        duration_s=7.0)
+    result = Transcriber(progress=False).transcribe_audio(audio, instruments=["piano", "flute"])
+    found = result.notes()
+    piano = match_counts(notes, found[0], with_offset=False)
+    assert piano.f1 >= 0.8, (piano, found[0])
+    flute = match_counts(notes, found[by_name('flute').index], with_offset=False)
+    assert flute.f1 < piano.f1
 
 
 def test_shipped_recognizer_is_packaged_with_its_thresholds():
