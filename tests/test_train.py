@@ -68,7 +68,9 @@ def test_training_resumes_from_its_last_checkpoint(mini_corpus, tmp_path):
                                   f"ckpt_path={last}"))
     assert torch.load(last, weights_only=False)["global_step"] == 4
     model, extra = load_model(resumed["model_file"])
-    assert extra["trained_steps"] == 4 and isinstance(model, PitchwiseTranscriber)
+    # the exported weights are the best checkpoint's, and say how many steps made them
+    assert extra["trained_steps"] == torch.load(extra["source"], weights_only=False)["global_step"] <= 4
+    assert isinstance(model, PitchwiseTranscriber)
     # the Lightning checkpoint itself rebuilds the model without Hydra
     assert isinstance(load_model(last)[0], PitchwiseTranscriber)
 

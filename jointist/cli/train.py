@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from jointist.cli import CONF_DIR
@@ -39,7 +40,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
     if cfg.get("export_model") and not trainer.fast_dev_run:
         source, extra = load_model(best) if best else (task.model, task.export_extra())
-        extra = {**extra, "trained_steps": trainer.global_step, "source": best or "final"}
+        # the steps behind the exported weights: the best checkpoint may be older than the last step
+        steps = int(torch.load(best, map_location="cpu", weights_only=False)["global_step"]) if best else trainer.global_step
+        extra = {**extra, "trained_steps": steps, "source": best or "final"}
         result["model_file"] = str(save_model(source, output_dir / cfg.export_model, extra=extra))
         log.info("model file: %s", result["model_file"])
     result["best_checkpoint"] = best
