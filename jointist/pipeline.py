@@ -170,6 +170,9 @@ class Transcriber:
         batch_size: windows per forward pass.
         instruments_per_pass: instruments transcribed together from one window's shared features;
             more are done in groups of this size, which bounds memory for ``instruments="all"``.
+            The defaults (1 window, 2 instruments) keep every activation small enough for glibc to
+            reuse its heap: bigger passes are up to 4x slower on a CPU (page faults of fresh mmaps),
+            so raise them only on a GPU.
         decode: note decoding thresholds (default: the ones stored with the model).
         window_s, hop_s: chunking of long audio.
         progress: show a progress bar over windows.
@@ -182,8 +185,8 @@ class Transcriber:
         model: str | os.PathLike[str] | None = None,
         *,
         device: str = "cpu",
-        batch_size: int = 4,
-        instruments_per_pass: int = 8,
+        batch_size: int = 1,
+        instruments_per_pass: int = 2,
         decode: DecodeConfig | None = None,
         window_s: float = SEGMENT_S,
         hop_s: float = 9.0,

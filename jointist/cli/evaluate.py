@@ -18,7 +18,8 @@ def run(cfg: DictConfig) -> dict:
     from jointist.evaluation import evaluate_recognizer, evaluate_split, write_recognition_report, write_report
     from jointist.pipeline import Transcriber
 
-    transcriber = Transcriber(cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, progress=False,
+    transcriber = Transcriber(cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size,
+                              instruments_per_pass=cfg.instruments_per_pass, progress=False,
                               recognizer=cfg.recognizer)
     instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
     meta = {"config": OmegaConf.to_container(cfg, resolve=True), "model_file": str(transcriber.model_path)}
