@@ -25,15 +25,8 @@ from jointist.instruments import DRUMS, by_index
 from jointist.notes import NoteArray
 
 __all__ = [
-    "Counts",
-    "PieceScores",
-    "TranscriptionReport",
-    "RecognitionReport",
-    "average_precision",
-    "evaluate_piece",
-    "recognition_scores",
-    "match_counts",
-    "summarise",
+    "Counts", "PieceScores", "RecognitionReport", "TranscriptionReport", "average_precision", "evaluate_piece",
+    "match_counts", "merge_pitched", "recognition_scores", "summarise",
 ]
 
 ONSET_TOLERANCE_S = 0.05
@@ -113,7 +106,8 @@ class PieceScores:
     predicted: tuple[int, ...] = ()  # classes with notes in the estimate
 
 
-def _merge(tracks: Mapping[int, NoteArray]) -> NoteArray:
+def merge_pitched(tracks: Mapping[int, NoteArray]) -> NoteArray:
+    """Every non-drum note of a piece in one array, instrument ignored (what flat F1 compares)."""
     return NoteArray.concatenate([n for c, n in tracks.items() if c != DRUMS.index])
 
 
@@ -130,7 +124,7 @@ def evaluate_piece(piece: str, reference: Mapping[int, NoteArray], estimate: Map
         scores.onset[c] = match_counts(r, e, with_offset=False)
         scores.offset[c] = scores.onset[c] if drum else match_counts(r, e, with_offset=True)
         scores.frame[c] = _frame_counts(r, e, is_drum=drum, num_frames=num_frames)
-    flat_ref, flat_est = _merge(ref), _merge(est)
+    flat_ref, flat_est = merge_pitched(ref), merge_pitched(est)
     scores.flat_onset = match_counts(flat_ref, flat_est, with_offset=False)
     scores.flat_offset = match_counts(flat_ref, flat_est, with_offset=True)
     scores.flat_frame = _frame_counts(flat_ref, flat_est, is_drum=False, num_frames=num_frames)

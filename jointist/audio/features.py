@@ -1,8 +1,9 @@
 """Spectrogram front-ends as torch modules: they run batched on the model's device.
 
-All front-ends share one interface: ``forward(audio)`` with audio ``(batch, samples)`` returns
-``(batch, frames, bins)`` with ``frames = samples // hop_length + 1`` (centred frames: frame ``k`` is
-centred on sample ``k * hop_length``, i.e. at ``k / 100`` s), and ``n_bins`` tells the width.
+The front-ends share one interface (except :class:`HarmonicSpectrogram`, which adds a harmonic
+axis): ``forward(audio)`` with audio ``(batch, samples)`` returns ``(batch, frames, bins)`` with
+``frames = samples // hop_length + 1`` (centred frames: frame ``k`` is centred on sample
+``k * hop_length``, i.e. at ``k / 100`` s), and ``n_bins`` tells the width.
 torchaudio is not used: its PyPI build needs CUDA torch libraries; filters come from librosa.
 """
 
@@ -183,11 +184,10 @@ def _log_bin_matrix(centres: np.ndarray, bin_width: float, n_fft: int, sample_ra
     lower = np.floor(position).astype(int)
     frac = position - lower
     weights = np.zeros((n_fft // 2 + 1, len(centres)), np.float64)
-    for k in range(len(centres)):
-        for lo, fr in zip(lower[k], frac[k]):
-            if lo + 1 <= n_fft // 2:
-                weights[lo, k] += (1.0 - fr) / oversample
-                weights[lo + 1, k] += fr / oversample
+    column = np.broadcast_to(np.arange(len(centres))[:, None], lower.shape)
+    inside = lower + 1 <= n_fft // 2  # points above Nyquist add nothing
+    np.add.at(weights, (lower[inside], column[inside]), (1.0 - frac[inside]) / oversample)
+    np.add.at(weights, (lower[inside] + 1, column[inside]), frac[inside] / oversample)
     return weights
 
 
@@ -232,7 +232,6 @@ class HarmonicSpectrogram(nn.Module):
         centres = MIN_MIDI + (np.arange(self.first, last) - bins_per_semitone // 2) * width
         freqs = _midi_to_hz(centres)
         bands = np.digitize(freqs, split_hz)  # 0: low, 1: mid, 2: high
-        self._n_log = len(centres)
         for i, n_fft in enumerate(self.n_ffts):
             mask = bands == i
             weights = _log_bin_matrix(centres, width, n_fft, sample_rate) * mask[None, :]
@@ -246,10 +245,6 @@ class HarmonicSpectrogram(nn.Module):
     @property
     def n_bins(self) -> int:
         return self._n_bins
-
-    @property
-    def n_channels(self) -> int:
-        return len(self.harmonics)
 
     def log_spectrum(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, frames, n_log) magnitude on the log-frequency axis."""
@@ -273,11 +268,12 @@ class HarmonicSpectrogram(nn.Module):
 
 
 def build_frontend(kind: str = "logmel", **kwargs: object) -> nn.Module:
-    """Front-end by name: ``logmel`` (default), ``cqt`` or ``harmonic``; kwargs go to its constructor."""
+    """Front-end by name: ``logmel`` (default) or ``cqt``; kwargs go to its constructor.
+
+    :class:`HarmonicSpectrogram` is not offered here: its output has a harmonic axis, ``(batch,
+    harmonics, frames, bins)``, which only the pitch-wise transcriber consumes."""
     if kind == "logmel":
         return LogMel(**kwargs)  # type: ignore[arg-type]
     if kind == "cqt":
         return CQT(**kwargs)  # type: ignore[arg-type]
-    if kind == "harmonic":
-        return HarmonicSpectrogram(**kwargs)  # type: ignore[arg-type]
-    raise ValueError(f"unknown front-end {kind!r}; choose 'logmel', 'cqt' or 'harmonic'")
+    raise ValueError(f"unknown front-end {kind!r}; choose 'logmel' or 'cqt'")

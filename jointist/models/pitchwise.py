@@ -41,11 +41,11 @@ __all__ = ["PitchwiseTranscriber"]
 
 
 def _conv_bn(in_ch: int, out_ch: int, kernel: tuple[int, int], *, stride: tuple[int, int] = (1, 1),
-             padding: tuple[int, int] | None = None, dilation: tuple[int, int] = (1, 1)) -> nn.Sequential:
-    if padding is None:
-        padding = ((kernel[0] - 1) // 2 * dilation[0], (kernel[1] - 1) // 2 * dilation[1])
+             padding: tuple[int, int] | None = None) -> nn.Sequential:
+    if padding is None:  # "same" size for odd kernels
+        padding = ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, dilation=dilation, bias=False),
+        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, bias=False),
         nn.BatchNorm2d(out_ch),
         nn.ReLU(inplace=True),
     )

@@ -21,8 +21,7 @@ from jointist.constants import FRAMES_PER_SECOND
 from jointist.data.slakh import Example, ExampleBatch
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
-from jointist.metrics import PieceScores, evaluate_piece, match_counts, summarise
-from jointist.notes import NoteArray
+from jointist.metrics import PieceScores, evaluate_piece, match_counts, merge_pitched, summarise
 from jointist.postprocess import DecodeConfig, decode_notes, decode_tracks
 from jointist.tasks.base import JointistTask
 
@@ -77,9 +76,9 @@ def agnostic_rolls(examples: list[Example], *, frames: int) -> tuple[torch.Tenso
     onset = np.zeros((len(examples), frames, 88), np.float32)
     frame = np.zeros((len(examples), frames, 88), np.float32)
     for i, ex in enumerate(examples):
-        pitched = [notes for c, notes in ex.notes.items() if int(c) != DRUMS.index and len(notes)]
-        if pitched:
-            rolls = notes_to_rolls(NoteArray.concatenate(pitched), num_frames=frames)
+        pitched = merge_pitched(ex.notes)
+        if len(pitched):
+            rolls = notes_to_rolls(pitched, num_frames=frames)
             onset[i], frame[i] = rolls.onset, rolls.frame
     return torch.from_numpy(onset), torch.from_numpy(frame)
 
@@ -156,7 +155,8 @@ class TranscriptionTask(JointistTask):
     def _bce(self, onset: torch.Tensor, onset_t: torch.Tensor, frame: torch.Tensor, frame_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         bce = nn.functional.binary_cross_entropy_with_logits
         pos_weight = torch.tensor(self.onset_pos_weight, device=onset.device)
-        return bce(onset, onset_t, pos_weight=pos_weight), bce(frame, frame_t)
+        # logits may be bf16 under autocast: the losses are taken in float32
+        return bce(onset.float(), onset_t, pos_weight=pos_weight), bce(frame.float(), frame_t)
 
     def _loss(self, batch: ExampleBatch, instruments: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
         frames = num_frames(batch.mix.shape[-1])
@@ -164,13 +164,13 @@ class TranscriptionTask(JointistTask):
         features = self.model.features(batch.mix)  # type: ignore[operator]
         out = self.model.heads(features, torch.from_numpy(instruments).to(self.device))  # type: ignore[operator]
         onset_t, frame_t = onset_t.to(self.device), frame_t.to(self.device)
-        onset_loss, frame_loss = self._bce(out.onset.float(), onset_t, out.frame.float(), frame_t)
+        onset_loss, frame_loss = self._bce(out.onset, onset_t, out.frame, frame_t)
         loss = self.onset_weight * onset_loss + self.frame_weight * frame_loss
         parts = {"onset": onset_loss, "frame": frame_loss}
         if self.agnostic_weight > 0 and hasattr(self.model, "agnostic"):
             agnostic = self.model.agnostic(features)
             a_onset_t, a_frame_t = (t.to(self.device) for t in agnostic_rolls(batch.examples, frames=frames))
-            a_onset, a_frame = self._bce(agnostic.onset.float(), a_onset_t, agnostic.frame.float(), a_frame_t)
+            a_onset, a_frame = self._bce(agnostic.onset, a_onset_t, agnostic.frame, a_frame_t)
             loss = loss + self.agnostic_weight * (self.onset_weight * a_onset + self.frame_weight * a_frame)
             parts.update(agnostic_onset=a_onset, agnostic_frame=a_frame)
         return loss, parts, out
@@ -204,7 +204,7 @@ class TranscriptionTask(JointistTask):
                 continue
             out = self.model.heads(features[i: i + 1], torch.from_numpy(classes).to(self.device))  # type: ignore[operator]
             onset_t, frame_t = rolls_for([ex], classes, frames=frames)
-            onset_loss, frame_loss = self._bce(out.onset.float(), onset_t.to(self.device), out.frame.float(), frame_t.to(self.device))
+            onset_loss, frame_loss = self._bce(out.onset, onset_t.to(self.device), out.frame, frame_t.to(self.device))
             losses.append(self.onset_weight * onset_loss + self.frame_weight * frame_loss)
             onset_p = torch.sigmoid(out.onset[0]).float().cpu().numpy()
             frame_p = torch.sigmoid(out.frame[0]).float().cpu().numpy()
@@ -215,7 +215,7 @@ class TranscriptionTask(JointistTask):
             self._val_scores.append(evaluate_piece(f"{ex.track_id}@{ex.start_s}", reference, estimate))
             if hasattr(self.model, "agnostic"):  # what the shared trunk alone hears, instrument ignored
                 agnostic = self.model.agnostic(features[i: i + 1])
-                pitched = NoteArray.concatenate([n for c, n in reference.items() if c != DRUMS.index])
+                pitched = merge_pitched(reference)
                 if len(pitched):
                     heard = decode_notes(torch.sigmoid(agnostic.onset[0]).float().cpu().numpy(),
                                          torch.sigmoid(agnostic.frame[0]).float().cpu().numpy(), config=self.decode)
