@@ -33,5 +33,8 @@ N_PITCHES = MAX_MIDI - MIN_MIDI + 1
 SEGMENT_S = 10.0
 """Length of a training / inference window in seconds."""
 
+HOP_S = 9.0
+"""Distance between the starts of consecutive inference windows (10 s windows overlap by 1 s)."""
+
 LOG_EPS = 1e-5
 """Floor added before the log of a spectrogram."""

@@ -8,8 +8,10 @@ import numpy as np
 import pretty_midi
 import pytest
 import yaml
+from hydra import compose, initialize_config_dir
 
 from jointist.audio.io import write_audio
+from jointist.cli import CONF_DIR
 from jointist.constants import SAMPLE_RATE
 
 
@@ -70,3 +72,22 @@ def hand_corpus(tmp_path: Path) -> Path:
         "S00": {"program": 26, "notes": [(3.2, 3.9, 52)]},
     }, duration_s=4.0)
     return root
+
+
+@pytest.fixture
+def mini_corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "mini"
+    for split, name in (("train", "Track00001"), ("train", "Track00002"), ("validation", "Track00003"), ("test", "Track00004")):
+        write_track(root / split, name, {
+            "S00": {"program": 0, "notes": [(0.2, 0.8, 60), (1.0, 1.5, 64), (1.5, 2.5, 67)]},
+            "S01": {"program": 33, "notes": [(0.1, 1.9, 40)]},
+        }, duration_s=3.0)
+    return root
+
+
+def compose_train(root: Path, out: Path, *overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose("train", overrides=[
+            f"data.root={root}", "model=transcriber_tiny", "data.segment_s=1.0", "data.batch_size=2",
+            "data.num_workers=0", "data.train_examples_per_epoch=4", f"paths.output_dir={out}", *overrides,
+        ])

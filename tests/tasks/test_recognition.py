@@ -12,7 +12,7 @@ from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.serialize import load_model, save_model
 from jointist.pipeline import Recognizer, aggregate_windows
 from jointist.tasks.recognition import tune_thresholds
-from tests.test_train import compose_train, mini_corpus  # noqa: F401  (fixture)
+from tests.conftest import compose_train
 
 TINY = dict(conv_channels=(4, 8), d_model=16, n_layers=1, n_heads=2, ff_dim=32, dropout=0.0)
 

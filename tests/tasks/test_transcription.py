@@ -20,26 +20,7 @@ from jointist.models.transcriber import OnsetsFramesTranscriber
 from jointist.notes import NoteArray
 from jointist.postprocess import decode_notes
 from jointist.tasks.transcription import agnostic_rolls, sample_instruments
-from tests.conftest import sine_notes, write_track
-
-
-@pytest.fixture
-def mini_corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "mini"
-    for split, name in (("train", "Track00001"), ("train", "Track00002"), ("validation", "Track00003"), ("test", "Track00004")):
-        write_track(root / split, name, {
-            "S00": {"program": 0, "notes": [(0.2, 0.8, 60), (1.0, 1.5, 64), (1.5, 2.5, 67)]},
-            "S01": {"program": 33, "notes": [(0.1, 1.9, 40)]},
-        }, duration_s=3.0)
-    return root
-
-
-def compose_train(root: Path, out: Path, *overrides: str):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose("train", overrides=[
-            f"data.root={root}", "model=transcriber_tiny", "data.segment_s=1.0", "data.batch_size=2",
-            "data.num_workers=0", "data.train_examples_per_epoch=4", f"paths.output_dir={out}", *overrides,
-        ])
+from tests.conftest import compose_train, sine_notes
 
 
 def test_fast_dev_run_of_jointist_train(mini_corpus, tmp_path):
