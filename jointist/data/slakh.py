@@ -29,6 +29,7 @@ from jointist.atomic import atomic_path
 from jointist.audio.io import AudioError, audio_duration_s, load_audio, read_segment
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
 from jointist.instruments import NUM_CLASSES, by_program
+from jointist.midi import MidiReadError, read_midi_notes
 from jointist.notes import NoteArray
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "TrackInfo",
     "collate_examples",
     "load_index",
-    "read_midi_notes",
 ]
 
 log = logging.getLogger(__name__)
@@ -129,20 +129,6 @@ def collate_examples(examples: Sequence[Example]) -> ExampleBatch:
     )
 
 
-def read_midi_notes(path: Path) -> NoteArray:
-    """All notes of a MIDI file (every instrument in it) as a :class:`NoteArray`."""
-    import pretty_midi
-
-    try:
-        pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as err:  # pretty_midi/mido raise many types for corrupt files
-        raise DatasetError(f"cannot read MIDI file {path}: {err}") from err
-    notes = [n for inst in pm.instruments for n in inst.notes]
-    return NoteArray.from_arrays(
-        [n.start for n in notes], [n.end for n in notes], [n.pitch for n in notes], [n.velocity for n in notes]
-    )
-
-
 def _read_metadata(path: Path) -> dict:
     try:
         meta = yaml.safe_load(path.read_text())
@@ -180,7 +166,11 @@ def _read_track(track_dir: Path) -> TrackInfo | None:
             log.warning("%s: stem %s has audio but no MIDI; skipping the track", track_dir.name, stem_id)
             return None
         instrument = by_program(min(max(program, 0), 127), is_drum=is_drum).index
-        stems.append(StemInfo(stem_id, program, is_drum, instrument, audio_path, read_midi_notes(midi_path)))
+        try:
+            notes = read_midi_notes(midi_path)
+        except MidiReadError as err:
+            raise DatasetError(str(err)) from err
+        stems.append(StemInfo(stem_id, program, is_drum, instrument, audio_path, notes))
     try:
         duration_s = audio_duration_s(mix_path)
     except AudioError as err:

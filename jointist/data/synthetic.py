@@ -23,28 +23,24 @@ import logging
 import multiprocessing
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pretty_midi
 import yaml
 
-from jointist.atomic import atomic_path
 from jointist.audio.io import write_audio
 from jointist.constants import SAMPLE_RATE
 from jointist.data.composer import Song, Stem, compose_song
 from jointist.data.render import FluidSynthRenderer, resolve_soundfont
 from jointist.instruments import NUM_CLASSES
+from jointist.midi import MIDI_RESOLUTION, gm_track_name, write_song_midi
 from jointist.notes import NoteArray
 
 __all__ = ["CorpusSpec", "TrackResult", "render_corpus", "render_track", "split_counts", "write_song_midi"]
 
 log = logging.getLogger(__name__)
-
-MIDI_RESOLUTION = 960
-"""Ticks per beat of the written MIDI files; note times are snapped to this grid before rendering."""
 
 DEFAULT_SOUNDFONTS: dict[str, list[str]] = {
     "train": ["FluidR3_GM.sf2", "sf_GMbank.sf2"],
@@ -140,23 +136,6 @@ def _snap(notes: NoteArray, tick_s: float, duration_s: float) -> NoteArray:
     return NoteArray.from_arrays(onset * tick_s, offset * tick_s, notes.pitch, notes.velocity)
 
 
-def write_song_midi(stems: Sequence[Stem], *, tempo_bpm: float, path: Path | None = None) -> pretty_midi.PrettyMIDI:
-    """A PrettyMIDI with one instrument per stem (drums flagged), written to ``path`` if given."""
-    pm = pretty_midi.PrettyMIDI(resolution=MIDI_RESOLUTION, initial_tempo=float(tempo_bpm))
-    for stem in stems:
-        name = "Drums" if stem.is_drum else pretty_midi.program_to_instrument_name(stem.program)
-        inst = pretty_midi.Instrument(program=0 if stem.is_drum else stem.program, is_drum=stem.is_drum, name=name)
-        inst.notes = [
-            pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(on), end=float(off))
-            for on, off, p, v in zip(stem.notes.onset_s, stem.notes.offset_s, stem.notes.pitch, stem.notes.velocity)
-        ]
-        pm.instruments.append(inst)
-    if path is not None:
-        with atomic_path(path) as tmp:
-            pm.write(str(tmp))
-    return pm
-
-
 _RENDERER: FluidSynthRenderer | None = None
 
 
@@ -231,7 +210,7 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
             "audio_rendered": i in stems_i16,
             "inst_class": stem.instrument.name,
             "is_drum": stem.is_drum,
-            "midi_program_name": "Drums" if stem.is_drum else pretty_midi.program_to_instrument_name(stem.program),
+            "midi_program_name": gm_track_name(stem.program, is_drum=stem.is_drum),
             "midi_saved": True,
             "plugin_name": used_font[i].name if i in used_font else None,
             "program_num": stem.program,

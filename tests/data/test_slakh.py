@@ -116,6 +116,12 @@ def test_unreadable_audio_file(hand_corpus):
         load_index(hand_corpus, "train", use_cache=False)
 
 
+def test_unreadable_midi_file(hand_corpus):
+    (hand_corpus / "train" / "Track00001" / "MIDI" / "S01.mid").write_bytes(b"MThd junk")
+    with pytest.raises(DatasetError, match="cannot read MIDI file .*S01.mid"):
+        load_index(hand_corpus, "train", use_cache=False)
+
+
 def test_decoded_cache_gives_the_same_windows(hand_corpus, tmp_path):
     direct = SlakhDataset(hand_corpus, "train", segment_s=1.5, random=False)
     cached = SlakhDataset(hand_corpus, "train", segment_s=1.5, random=False, decode_cache=tmp_path / "dec")
