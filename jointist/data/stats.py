@@ -11,6 +11,7 @@ import numpy as np
 
 from jointist.constants import FRAMES_PER_SECOND
 from jointist.data.slakh import TrackInfo, load_index
+from jointist.data.targets import time_to_frame
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES
 
 __all__ = ["CorpusStats", "corpus_stats", "format_stats"]
@@ -36,14 +37,17 @@ class CorpusStats:
 
 
 def _polyphony(track: TrackInfo) -> tuple[np.ndarray, int]:
-    """Histogram support: sounding pitched-note counts per frame of a track."""
+    """Histogram support: sounding pitched-note counts per frame of a track.
+
+    Notes fall on frames by :func:`~jointist.data.targets.time_to_frame`, the rule of the training targets.
+    """
     n_frames = int(np.ceil(track.duration_s * FRAMES_PER_SECOND)) + 1
     diff = np.zeros(n_frames + 1, np.int32)
     for stem in track.stems:
         if stem.is_drum or not len(stem.notes):
             continue
-        a = np.clip(np.floor(stem.notes.onset_s * FRAMES_PER_SECOND + 0.5).astype(int), 0, n_frames)
-        b = np.clip(np.floor(stem.notes.offset_s * FRAMES_PER_SECOND + 0.5).astype(int), 0, n_frames)
+        a = np.clip(time_to_frame(stem.notes.onset_s), 0, n_frames)
+        b = np.clip(time_to_frame(stem.notes.offset_s), 0, n_frames)
         b = np.maximum(b, np.minimum(a + 1, n_frames))
         np.add.at(diff, a, 1)
         np.add.at(diff, b, -1)

@@ -1,5 +1,9 @@
+from pathlib import Path
+
 import numpy as np
 
+from jointist.data.slakh import StemInfo, TrackInfo
+from jointist.data.stats import _polyphony
 from jointist.data.targets import notes_to_rolls, time_to_frame
 from jointist.notes import NoteArray, NoteEvent
 
@@ -11,6 +15,27 @@ def test_rounding_rule_from_the_docstring():
     assert time_to_frame(0.0) == 0
     assert time_to_frame(-0.004) == 0
     assert time_to_frame(-0.006) == -1
+
+
+
+def test_corpus_statistics_put_notes_on_the_frames_of_the_targets():
+    # Ties: 0.005 s and 0.015 s are exactly 0.5 and 1.5 frames in float64 and round up under any rule;
+    # 0.145 s and 0.285 s are 14.4999... and 28.4999... frames in binary, which only the tolerance of
+    # time_to_frame rounds up as the decimal times say. corpus_stats used to round them down.
+    assert time_to_frame(np.array([0.005, 0.015, 0.145, 0.285])).tolist() == [1, 2, 15, 29]
+    assert int(np.floor(0.145 * 100 + 0.5)) == 14  # the rule stats.py had, without the tolerance
+
+    def stem(sid: str, notes: NoteArray, is_drum: bool = False) -> StemInfo:
+        return StemInfo(sid, 0, is_drum, 38 if is_drum else 0, Path(f"{sid}.flac"), notes)
+
+    first = NoteArray.from_arrays([0.005], [0.15], [60])  # frames 1..14
+    second = NoteArray.from_arrays([0.145, 0.015], [0.285, 0.145], [62, 64])  # frames 15..28 and 2..14
+    drums = NoteArray.from_arrays([0.145], [0.2], [36])  # drums do not count
+    track = TrackInfo("T", Path("."), Path("mix.flac"), 0.5, (stem("S00", first), stem("S01", second), stem("S02", drums, True)))
+    counts, peak = _polyphony(track)
+    rolls = sum(notes_to_rolls(n, num_frames=52).frame.sum(axis=1) for n in (first, second))
+    assert counts.tolist() == rolls[rolls > 0].tolist() == [1] + [2] * 13 + [1] * 14  # old rule: ... + [1] * 13
+    assert peak == 2
 
 
 def test_onset_frame_offset_and_velocity_rolls_of_known_notes():
