@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import librosa
 import numpy as np
 
 from jointist.constants import FRAMES_PER_SECOND
@@ -66,7 +67,7 @@ class Counts:
 def _intervals(notes: NoteArray) -> tuple[np.ndarray, np.ndarray]:
     onset = np.maximum(notes.onset_s, 0.0)  # mir_eval rejects negative times (a window's frame 0 starts at -5 ms)
     offset = np.maximum(notes.offset_s, onset + 1e-3)  # and needs positive durations
-    hz = 440.0 * 2.0 ** ((notes.pitch.astype(np.float64) - 69.0) / 12.0)
+    hz = librosa.midi_to_hz(notes.pitch.astype(np.float64))
     return np.stack([onset, offset], axis=1) if len(notes) else np.zeros((0, 2)), hz
 
 

@@ -124,7 +124,7 @@ class CQT(nn.Module):
     def __init__(
         self,
         *,
-        f_min: float = 440.0 * 2.0 ** ((MIN_MIDI - 69) / 12),
+        f_min: float = float(librosa.midi_to_hz(MIN_MIDI)),
         n_bins: int = N_PITCHES,
         bins_per_octave: int = 12,
         hop_length: int = HOP_LENGTH,
@@ -166,10 +166,6 @@ class CQT(nn.Module):
         return torch.log(torch.clamp(magnitude, min=LOG_EPS))
 
 
-def _midi_to_hz(midi: np.ndarray | float) -> np.ndarray:
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
-
-
 def _log_bin_matrix(centres: np.ndarray, bin_width: float, n_fft: int, sample_rate: int, oversample: int = 16) -> np.ndarray:
     """(n_fft/2+1, n_centres) weights mapping a linear magnitude spectrum to log-spaced bins.
 
@@ -179,7 +175,7 @@ def _log_bin_matrix(centres: np.ndarray, bin_width: float, n_fft: int, sample_ra
     averaging, so one rule serves both ends of the keyboard.
     """
     offsets = (np.arange(oversample) + 0.5) / oversample - 0.5
-    points = _midi_to_hz(centres[:, None] + bin_width * offsets[None, :])  # (n_centres, oversample)
+    points = librosa.midi_to_hz(centres[:, None] + bin_width * offsets[None, :])  # (n_centres, oversample)
     position = points * n_fft / sample_rate
     lower = np.floor(position).astype(int)
     frac = position - lower
@@ -230,7 +226,7 @@ class HarmonicSpectrogram(nn.Module):
         self.first = min(0, min(shifts))
         last = max(s + n_key_bins for s in shifts)
         centres = MIN_MIDI + (np.arange(self.first, last) - bins_per_semitone // 2) * width
-        freqs = _midi_to_hz(centres)
+        freqs = librosa.midi_to_hz(centres)
         bands = np.digitize(freqs, split_hz)  # 0: low, 1: mid, 2: high
         for i, n_fft in enumerate(self.n_ffts):
             mask = bands == i
