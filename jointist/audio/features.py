@@ -71,7 +71,11 @@ class STFT(nn.Module):
         return spec.transpose(1, 2)
 
     def inverse(self, spec: torch.Tensor, *, length: int) -> torch.Tensor:
-        """(batch, frames, bins) complex -> (batch, length) waveform."""
+        """(batch, frames, bins) complex -> (batch, length) waveform.
+
+        Nothing in the library calls this yet: it is scaffolding for the source separator (the next
+        issue), which will turn masked spectrograms back into stems; a test checks the round trip.
+        """
         return torch.istft(
             spec.transpose(1, 2), self.n_fft, hop_length=self.hop_length, window=self.window, center=True, length=length
         )
