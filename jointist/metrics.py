@@ -246,21 +246,22 @@ def summarise(pieces: Sequence[PieceScores]) -> TranscriptionReport:
 
 
 def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the precision-recall curve as a step function (sklearn's definition):
-    ``sum_k (R_k - R_{k-1}) * P_k`` over score thresholds. NaN when there is no positive."""
+    """Area under the precision-recall curve as a step function, ``sum_k (R_k - R_{k-1}) * P_k`` over
+    score thresholds: sklearn's ``average_precision_score`` of one class.
+
+    NaN when there is no positive. AP is undefined then; sklearn would warn and return 0, which
+    would pull macro mAP down for every class missing from the evaluation set. With NaN,
+    :func:`recognition_scores` leaves such classes out of its means instead.
+
+    Raises:
+        ValueError: a score is NaN or infinite (sklearn refuses them).
+    """
+    from sklearn.metrics import average_precision_score
+
     labels = np.asarray(labels, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
     if not labels.any():
         return float("nan")
-    order = np.argsort(-scores, kind="mergesort")
-    labels, scores = labels[order], scores[order]
-    distinct = np.flatnonzero(np.diff(scores)) if len(scores) > 1 else np.zeros(0, int)
-    last = np.r_[distinct, len(scores) - 1]  # last index of each run of tied scores
-    tp = np.cumsum(labels)[last]
-    fp = (last + 1) - tp
-    precision = tp / (tp + fp)
-    recall = tp / labels.sum()
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return float(average_precision_score(labels, np.asarray(scores, dtype=np.float64)))
 
 
 @dataclass
@@ -294,7 +295,9 @@ class RecognitionReport:
 def recognition_scores(labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray | float = 0.5) -> RecognitionReport:
     """AP and F1 per class from (items, classes) multi-hot labels and probabilities.
 
-    Classes without a positive are left out of the means (AP is undefined for them).
+    Classes without a positive are left out of the reports and the means (AP is undefined for them), so
+    ``map_macro`` is sklearn's macro ``average_precision_score`` over the columns that have positives,
+    not over all 39 (sklearn scores a column without positives as 0).
     """
     labels = np.asarray(labels) > 0.5
     probs = np.asarray(probs, dtype=np.float64)

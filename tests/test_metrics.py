@@ -1,6 +1,7 @@
+import numpy as np
 import pytest
 
-from jointist.metrics import Counts, evaluate_piece, match_counts, summarise
+from jointist.metrics import Counts, average_precision, evaluate_piece, match_counts, recognition_scores, summarise
 from jointist.notes import NoteArray
 
 N = NoteArray.from_arrays
@@ -62,3 +63,25 @@ def test_frame_f1():
     piece = evaluate_piece("f", {0: N([0.0], [1.0], [60])}, {0: N([0.5], [1.5], [60])})
     # ref frames 0..99, est 50..149 -> 50 shared of 100 and 100
     assert piece.frame[0] == Counts(50, 100, 100)
+
+
+def test_average_precision_with_ties_and_without_positives():
+    # thresholds 0.9 (a tie of one positive and one negative): P 1/2, R 1/2; 0.5: P 2/3, R 1
+    assert average_precision([1, 0, 1, 0], [0.9, 0.9, 0.5, 0.1]) == pytest.approx(1 / 2 * 1 / 2 + 1 / 2 * 2 / 3)
+    assert average_precision([0, 1], [0.2, 0.9]) == 1.0
+    assert np.isnan(average_precision(np.zeros(3), np.ones(3)))  # undefined (sklearn would say 0 and warn)
+    with pytest.raises(ValueError):
+        average_precision([1, 0], [np.nan, 0.5])
+
+
+def test_macro_map_leaves_out_classes_without_positives():
+    labels = np.zeros((4, 39))
+    labels[[0, 1], 0] = 1
+    labels[[2], 5] = 1
+    probs = np.full((4, 39), 0.3)
+    probs[:, 0] = [0.9, 0.4, 0.5, 0.1]  # AP (1 + 2/3) / 2
+    probs[:, 5] = [0.1, 0.2, 0.8, 0.3]  # AP 1
+    report = recognition_scores(labels, probs)
+    assert list(report.ap) == ["Piano", "Organ"]
+    assert report.map_macro == pytest.approx(((1 + 2 / 3) / 2 + 1) / 2)  # not divided by 39
+    assert report.map_weighted == pytest.approx((2 * (1 + 2 / 3) / 2 + 1) / 3)
