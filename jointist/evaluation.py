@@ -11,7 +11,8 @@ import numpy as np
 
 from jointist.atomic import atomic_write_text
 from jointist.audio.io import load_audio
-from jointist.data.slakh import SlakhDataset, load_index
+from jointist.constants import SAMPLE_RATE
+from jointist.data.slakh import load_index
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, parse_instruments
 from jointist.metrics import (
     PieceScores,
@@ -22,6 +23,8 @@ from jointist.metrics import (
     summarise,
 )
 from jointist.pipeline import Recognizer, Transcriber, aggregate_windows
+from jointist.plots import plot_f1_bars
+from jointist.postprocess import decode_tracks
 
 __all__ = ["evaluate_recognizer", "evaluate_split", "tune_decode", "write_recognition_report", "write_report"]
 
@@ -70,8 +73,6 @@ def evaluate_split(
 
 def write_report(report: TranscriptionReport, out_dir: str | os.PathLike[str], *, meta: dict | None = None) -> dict[str, Path]:
     """``report.json``, ``report.md`` and ``f1_per_instrument.png`` in ``out_dir``."""
-    from jointist.plots import plot_f1_bars
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
@@ -89,25 +90,30 @@ def evaluate_recognizer(
     max_tracks: int | None = None,
     progress: bool = True,
 ) -> dict[str, RecognitionReport]:
-    """mAP and F1 of the recognizer on fixed 10 s windows (a class is present when it has notes in
-    the window) and on whole songs (window probabilities aggregated as the recognizer does)."""
+    """mAP and F1 of the recognizer on the windows and songs users get with ``instruments=auto``.
+
+    Each track's mixture goes through the recognizer's own chunker (10 s windows, 9 s apart), as in
+    :meth:`~jointist.pipeline.Recognizer.recognize`. A class is present in a window when one of its
+    notes sounds there, and in a song when it has notes; song probabilities are the window
+    probabilities aggregated as the recognizer does.
+    """
     from tqdm import tqdm
 
-    dataset = SlakhDataset(root, split, segment_s=10.0, random=False, load_stems=False)
-    keep = {t.track_id for t in dataset.tracks[:max_tracks]}
+    tracks = load_index(root, split)[:max_tracks]
     window_labels, window_probs, song_labels, song_probs = [], [], [], []
-    by_track: dict[str, list[int]] = {}
-    for i, (t, _) in enumerate(dataset.windows):
-        if dataset.tracks[t].track_id in keep:
-            by_track.setdefault(dataset.tracks[t].track_id, []).append(i)
-    for track_id, indices in tqdm(by_track.items(), desc=f"recognizing {split}", unit="track", disable=not progress):
-        examples = [dataset[i] for i in indices]
-        probs = recognizer.window_probabilities_of(np.stack([e.mix for e in examples]))
-        window_labels += [e.present for e in examples]
+    chunker = recognizer.chunker
+    for track in tqdm(tracks, desc=f"recognizing {split}", unit="track", disable=not progress):
+        audio = load_audio(track.mix_path, allow_silence=False)
+        probs = recognizer.window_probabilities(audio)
+        notes = track.notes_by_class()
+        for window in chunker.windows(len(audio)):
+            start_s = window.start_sample / SAMPLE_RATE
+            labels = np.zeros(NUM_CLASSES)
+            labels[[c for c, n in notes.items() if len(n.window(start_s, start_s + chunker.window_samples / SAMPLE_RATE))]] = 1
+            window_labels.append(labels)
         window_probs.append(probs)
-        track = next(t for t in dataset.tracks if t.track_id == track_id)
         labels = np.zeros(NUM_CLASSES)
-        labels[[c for c, n in track.notes_by_class().items() if len(n)]] = 1
+        labels[[c for c, n in notes.items() if len(n)]] = 1
         song_labels.append(labels)
         song_probs.append(aggregate_windows(probs, recognizer.aggregate))
     thresholds = recognizer.thresholds
@@ -119,8 +125,6 @@ def evaluate_recognizer(
 
 def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """``recognition.json``, ``recognition.md`` and ``recognition_per_instrument.png`` (window level)."""
-    from jointist.plots import plot_f1_bars
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "recognition.json", "markdown": out / "recognition.md"}
@@ -166,8 +170,6 @@ def tune_decode(
     import dataclasses
 
     from tqdm import tqdm
-
-    from jointist.postprocess import decode_tracks
 
     tracks = load_index(root, split)[:max_tracks]
     cached = []

@@ -1,45 +1,59 @@
-"""End-to-end inference: audio -> per-instrument posteriorgrams -> notes -> MIDI, piano rolls, JSON.
+"""Inference: one staged loop over the chunker's windows (recognize -> transcribe -> separate).
 
 A walk through :meth:`Transcriber.transcribe_audio`:
+
 1. the song (mono, 16 kHz) is cut by the shared :class:`~jointist.audio.chunker.Chunker` into 10 s
-   windows overlapping by 1 s;
-2. windows go through the model ``batch_size`` at a time; for each window the model computes the
-   log-mel and the shared trunk once and then the conditioned heads of all requested instruments
-   in one batched pass;
-3. the central part of each window's onset and frame probabilities is written into song-long
-   arrays, stored as uint8 (1/255 steps; 7 kB per second and instrument), so memory grows slowly
-   with the song length whatever the window count;
-4. notes are decoded per instrument (:func:`~jointist.postprocess.decode_tracks`), then written as
-   one MIDI track per instrument, a piano-roll PNG per instrument and a JSON of notes.
+   windows overlapping by 1 s (``HOP_S`` = 9 s);
+2. :func:`run_stages` sends the windows through the stages ``batch_size`` at a time. Each stage is a
+   model behind its role protocol (:mod:`jointist.models.base`) and receives the window audio and
+   the float outputs of the stages before it for the same windows (a separator reads the
+   transcriber's frame posteriors there);
+3. stage outputs are stitched once, by kind: one vector per window (the recognizer's class
+   probabilities) or time-first frame outputs (onset and frame posteriors), of which the central
+   part of each window is kept and stored as a compact uint8 :class:`~jointist.results.Posteriorgram`
+   (8.8 kB per second and instrument), so memory grows slowly with the song's length;
+4. with ``instruments="auto"`` a song-level decision is needed before any instrument can be
+   transcribed: the recognizer stage runs first over the same windows, its window probabilities are
+   aggregated over the song and compared with the thresholds of its model card, and the chosen
+   instruments go through the transcription stages;
+5. notes are decoded per instrument (:func:`~jointist.postprocess.decode_tracks`) into a
+   :class:`~jointist.results.Transcription`; :mod:`jointist.export` writes MIDI, JSON, piano rolls
+   and stems.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from jointist.atomic import atomic_write_text
 from jointist.audio.chunker import Chunker
 from jointist.audio.io import check_audio, load_audio
-from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
-from jointist.instruments import INSTRUMENTS, Instrument, parse_instruments
-from jointist.notes import NoteArray
-from jointist.postprocess import DecodeConfig, decode_tracks, notes_to_json, write_midi
+from jointist.constants import FRAMES_PER_SECOND, HOP_S, SAMPLE_RATE, SEGMENT_S
+from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
+from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel
+from jointist.models.serialize import CheckpointError, load_model, model_roles
+from jointist.postprocess import DecodeConfig, decode_tracks
+from jointist.results import InstrumentResult, Posteriorgram, Transcription
 
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_RECOGNIZER",
-    "InstrumentTranscript",
+    "RecognizeStage",
     "Recognizer",
+    "Stage",
+    "StageOutput",
+    "TranscribeStage",
     "Transcriber",
-    "Transcription",
     "aggregate_windows",
+    "run_stages",
     "transcribe",
 ]
 
@@ -50,22 +64,139 @@ DEFAULT_MODEL = "transcriber.pt"
 DEFAULT_RECOGNIZER = "recognizer.pt"
 """File name of the shipped instrument recognizer inside the package's ``weights`` folder."""
 
+PathLike = str | os.PathLike[str]
+
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:
     return Path(str(resources.files("jointist") / "weights" / name))
 
 
-def _load(model: str | os.PathLike[str] | None, *, default: str, what: str, device: str):  # type: ignore[no-untyped-def]
-    from jointist.models.serialize import CheckpointError, load_model
-
+def load_role(model: PathLike | None, *, role: str, default: str, device: str) -> tuple[JointistModel, ModelCard, Path]:
+    """The ``role`` model of a model file (None: the shipped file ``default``), on ``device``."""
     path = Path(model) if model is not None else default_model_path(default)
     if model is None and not path.is_file():
         raise CheckpointError(
-            f"the shipped {what} {path} is missing from this installation; pass a model file "
+            f"the shipped {role} {path} is missing from this installation; pass a model file "
             "(a model.pt exported by jointist-train or a jointist checkpoint)"
         )
-    loaded, extra = load_model(path, map_location=device)
-    return loaded.to(device), extra, path
+    loaded, card = load_model(path, role=role, map_location=device)
+    return loaded.to(device), card, path
+
+
+# -- the staged loop ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StageOutput:
+    """One output of a stage for a batch of windows.
+
+    Attributes:
+        value: a float tensor; ``window`` kind: (batch, ...) one value per window; ``frames`` kind:
+            (batch, time, ...) time-first frame outputs (probabilities in [0, 1]).
+        kind: ``window`` or ``frames``.
+    """
+
+    value: torch.Tensor
+    kind: str
+
+
+class Stage(Protocol):
+    """A step of the pipeline: window audio (batch, samples) and the earlier stages' outputs for the
+    same windows -> named outputs."""
+
+    name: str
+
+    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]: ...
+
+
+class RecognizeStage:
+    """The instrument recognizer: class probabilities (batch, 39) per window (``class_probs``)."""
+
+    name = "recognize"
+
+    def __init__(self, model: RecognizerModel) -> None:
+        self.model = model
+
+    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
+        return {"class_probs": StageOutput(torch.sigmoid(self.model(audio)).float(), "window")}
+
+
+class TranscribeStage:
+    """The conditioned transcriber for a fixed list of instrument classes: ``onset`` and ``frame``
+    probabilities (batch, time, K, 88).
+
+    The shared features are computed once per window; the heads run ``instruments_per_pass``
+    instruments at a time from them, which bounds memory for ``instruments="all"``.
+    """
+
+    name = "transcribe"
+
+    def __init__(self, model: ConditionedTranscriberModel, classes: Sequence[int], *, instruments_per_pass: int = 2) -> None:
+        if instruments_per_pass < 1:
+            raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
+        self.model = model
+        self.classes = [int(c) for c in classes]
+        self.instruments_per_pass = instruments_per_pass
+
+    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
+        features = self.model.features(audio)
+        classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
+        onsets, frames = [], []
+        for first in range(0, len(self.classes), self.instruments_per_pass):
+            group = classes[:, first: first + self.instruments_per_pass].expand(len(audio), -1)
+            out = self.model.heads(features, group)
+            onsets.append(torch.sigmoid(out.onset))
+            frames.append(torch.sigmoid(out.frame))
+        # (batch, K, time, 88) -> time first
+        onset = torch.cat(onsets, dim=1).permute(0, 2, 1, 3)
+        frame = torch.cat(frames, dim=1).permute(0, 2, 1, 3)
+        return {"onset": StageOutput(onset, "frames"), "frame": StageOutput(frame, "frames")}
+
+
+def run_stages(
+    audio: np.ndarray,
+    stages: Iterable[Stage],
+    *,
+    chunker: Chunker,
+    batch_size: int = 1,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+    desc: str = "windows",
+) -> dict[str, np.ndarray]:
+    """Run ``stages`` in order over every window of ``audio`` and stitch their outputs once.
+
+    Returns:
+        output name -> ``window`` outputs stacked (windows, ...) as float32; ``frames`` outputs
+        stitched song-long (frames, ...) as uint8 :class:`~jointist.results.Posteriorgram` codes.
+    """
+    from tqdm import tqdm
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    stages = list(stages)
+    total = chunker.num_frames(len(audio))
+    windows = list(chunker.segments(audio))
+    stitched: dict[str, np.ndarray] = {}
+    per_window: dict[str, list[np.ndarray]] = {}
+    bar = tqdm(total=len(windows), desc=desc, unit="window", disable=not progress)
+    with torch.inference_mode():
+        for first in range(0, len(windows), batch_size):
+            batch = windows[first: first + batch_size]
+            x = torch.from_numpy(np.stack([segment for _, segment in batch])).to(device)
+            outputs: dict[str, StageOutput] = {}
+            for stage in stages:
+                outputs.update(stage(x, outputs))
+            for key, out in outputs.items():
+                if out.kind == "window":
+                    per_window.setdefault(key, []).append(out.value.cpu().numpy())
+                    continue
+                codes = Posteriorgram.encode(out.value).cpu().numpy()
+                if key not in stitched:
+                    stitched[key] = np.zeros((total, *codes.shape[2:]), np.uint8)
+                for (window, _), frames in zip(batch, codes):
+                    chunker.place(stitched[key], window, frames)
+            bar.update(len(batch))
+    bar.close()
+    return {**stitched, **{key: np.concatenate(parts) for key, parts in per_window.items()}}
 
 
 def aggregate_windows(probs: np.ndarray, method: str = "max") -> np.ndarray:
@@ -80,92 +211,62 @@ def aggregate_windows(probs: np.ndarray, method: str = "max") -> np.ndarray:
     raise ValueError(f"aggregate must be 'max' or 'mean', got {method!r}")
 
 
+# -- the user-facing objects ----------------------------------------------------------------------
+
 class Recognizer:
     """A loaded instrument recognizer: which classes play in a recording.
 
     Args:
-        model: model file (None: the shipped recognizer).
-        thresholds: per-class (39,) or one threshold (default: the ones stored with the model, else 0.5).
-        aggregate: ``max`` or ``mean`` over windows (default: stored with the model, else ``max``).
+        model: model file holding a recognizer (None: the shipped recognizer).
+        thresholds: per-class (39,) or one threshold (default: the model card's, else 0.5).
+        aggregate: ``max`` or ``mean`` over windows (default: the model card's, else ``max``).
     """
 
     def __init__(
         self,
-        model: str | os.PathLike[str] | None = None,
+        model: PathLike | None = None,
         *,
         device: str = "cpu",
         batch_size: int = 4,
         thresholds: np.ndarray | float | None = None,
         aggregate: str | None = None,
         window_s: float = SEGMENT_S,
-        hop_s: float = 9.0,
+        hop_s: float = HOP_S,
+        progress: bool = False,
     ) -> None:
-        self.model, extra, self.model_path = _load(model, default=DEFAULT_RECOGNIZER, what="instrument recognizer", device=device)
-        stored = np.asarray(extra.get("thresholds", [0.5] * 39), dtype=np.float64)
-        self.thresholds = np.broadcast_to(np.asarray(thresholds if thresholds is not None else stored, np.float64), (39,))
-        self.aggregate = aggregate or extra.get("aggregate", "max")
+        self.model, self.card, self.model_path = load_role(model, role="recognizer", default=DEFAULT_RECOGNIZER, device=device)
+        stored = np.asarray(self.card.thresholds or [0.5] * NUM_CLASSES, dtype=np.float64)
+        chosen = np.asarray(thresholds if thresholds is not None else stored, np.float64)
+        self.thresholds = np.broadcast_to(chosen, (NUM_CLASSES,))
+        self.aggregate = aggregate or self.card.aggregate or "max"
         self.device = device
         self.batch_size = batch_size
+        self.progress = progress
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
 
     def window_probabilities(self, audio: np.ndarray) -> np.ndarray:
-        """(windows, 39) class probabilities of each window of a song (the shared chunker's windows)."""
-        return self.window_probabilities_of(np.stack([seg for _, seg in self.chunker.segments(audio)]))
+        """(windows, 39) class probabilities of each of the chunker's windows of a song."""
+        out = run_stages(audio, [RecognizeStage(self.model)], chunker=self.chunker, batch_size=self.batch_size,
+                         device=self.device, progress=self.progress, desc="recognizing")
+        return out["class_probs"]
 
-    @torch.inference_mode()
-    def window_probabilities_of(self, windows: np.ndarray) -> np.ndarray:
-        """(windows, samples) clips -> (windows, 39) class probabilities."""
-        out = []
-        for first in range(0, len(windows), self.batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(windows[first: first + self.batch_size])).to(self.device)
-            out.append(torch.sigmoid(self.model(x)).float().cpu().numpy())
-        return np.concatenate(out)
-
-    def recognize(self, audio: np.ndarray) -> dict[int, float]:
-        """Detected classes (probability >= threshold) with their song-level probabilities, most likely first."""
-        song = aggregate_windows(self.window_probabilities(audio), self.aggregate)
-        found = {c: float(song[c]) for c in np.flatnonzero(song >= self.thresholds)}
+    def decide(self, window_probs: np.ndarray) -> dict[int, float]:
+        """Classes whose song-level probability reaches their threshold, most likely first."""
+        song = aggregate_windows(window_probs, self.aggregate)
+        found = {int(c): float(song[c]) for c in np.flatnonzero(song >= self.thresholds)}
         return dict(sorted(found.items(), key=lambda kv: -kv[1]))
 
-
-@dataclass
-class InstrumentTranscript:
-    """One instrument's result: notes and the song-long posteriorgrams (uint8, probability x 255)."""
-
-    instrument: Instrument
-    notes: NoteArray
-    onset: np.ndarray  # (frames, 88) uint8
-    frame: np.ndarray  # (frames, 88) uint8
-
-
-@dataclass
-class Transcription:
-    """The result of transcribing one recording."""
-
-    duration_s: float
-    tracks: list[InstrumentTranscript]
-    source: str | None = None
-    detected: dict[str, float] = field(default_factory=dict)  # instrument -> probability (recognizer)
-
-    def notes(self) -> dict[int, NoteArray]:
-        """Notes per class index."""
-        return {t.instrument.index: t.notes for t in self.tracks}
-
-    def write_midi(self, path: str | os.PathLike[str]) -> Path:
-        return write_midi({t.instrument: t.notes for t in self.tracks}, path)
-
-    def to_json(self) -> str:
-        extra: dict[str, object] = {"source": self.source, "duration_s": round(self.duration_s, 3)}
-        if self.detected:
-            extra["detected"] = {name: round(p, 4) for name, p in self.detected.items()}
-        return notes_to_json(self.notes(), extra=extra)
+    def recognize(self, audio: np.ndarray) -> dict[int, float]:
+        """Detected classes with their song-level probabilities, most likely first."""
+        return self.decide(self.window_probabilities(audio))
 
 
 class Transcriber:
     """A loaded transcription model with its inference settings (load once, transcribe many).
 
     Args:
-        model: path of a model file or jointist checkpoint (None: the shipped model).
+        model: a model file or jointist checkpoint holding a transcriber (None: the shipped model).
+            When the file also holds a recognizer, ``instruments="auto"`` uses it.
         device: ``cpu``, ``cuda``, ...
         batch_size: windows per forward pass.
         instruments_per_pass: instruments transcribed together from one window's shared features;
@@ -173,38 +274,42 @@ class Transcriber:
             The defaults (1 window, 2 instruments) keep every activation small enough for glibc to
             reuse its heap: bigger passes are up to 4x slower on a CPU (page faults of fresh mmaps),
             so raise them only on a GPU.
-        decode: note decoding thresholds (default: the ones stored with the model).
+        decode: note decoding thresholds (default: the model card's).
         window_s, hop_s: chunking of long audio.
         progress: show a progress bar over windows.
-        recognizer: a :class:`Recognizer` or its model file for ``instruments="auto"`` (None: the
-            shipped recognizer, loaded when first needed).
+        recognizer: a :class:`Recognizer` or a model file holding one, for ``instruments="auto"``
+            (None: the model file's own recognizer if it has one, else the shipped recognizer,
+            loaded when first needed).
     """
 
     def __init__(
         self,
-        model: str | os.PathLike[str] | None = None,
+        model: PathLike | None = None,
         *,
         device: str = "cpu",
         batch_size: int = 1,
         instruments_per_pass: int = 2,
         decode: DecodeConfig | None = None,
         window_s: float = SEGMENT_S,
-        hop_s: float = 9.0,
+        hop_s: float = HOP_S,
         progress: bool = True,
-        recognizer: Recognizer | str | os.PathLike[str] | None = None,
+        recognizer: Recognizer | PathLike | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if instruments_per_pass < 1:
             raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
-        self.model, extra, path = _load(model, default=DEFAULT_MODEL, what="transcriber", device=device)
+        self.model, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
+        if not isinstance(self.model, ConditionedTranscriberModel):
+            raise CheckpointError(f"{self.model_path}: {type(self.model).__name__} is not a conditioned transcriber")
         self.device = device
         self.batch_size = batch_size
         self.instruments_per_pass = instruments_per_pass
-        self.decode = decode or DecodeConfig(**extra.get("decode", {}))
+        self.decode = decode or DecodeConfig(**(self.card.decode or {}))
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
         self.progress = progress
-        self.model_path = path
+        if recognizer is None and model is not None and "recognizer" in model_roles(self.model_path):
+            recognizer = self.model_path
         self._recognizer = recognizer
 
     @property
@@ -212,42 +317,18 @@ class Transcriber:
         if not isinstance(self._recognizer, Recognizer):
             self._recognizer = Recognizer(self._recognizer, device=self.device, batch_size=self.batch_size,
                                           window_s=self.chunker.window_frames / FRAMES_PER_SECOND,
-                                          hop_s=self.chunker.hop_frames / FRAMES_PER_SECOND)
+                                          hop_s=self.chunker.hop_frames / FRAMES_PER_SECOND, progress=self.progress)
         return self._recognizer
 
-    @torch.inference_mode()
-    def posteriorgrams(self, audio: np.ndarray, instruments: list[Instrument]) -> tuple[np.ndarray, np.ndarray]:
-        """Song-long onset and frame probabilities, (frames, K, 88) uint8 each."""
-        from tqdm import tqdm
-
-        total = self.chunker.num_frames(len(audio))
-        k = len(instruments)
-        onset = np.zeros((total, k, 88), np.uint8)
-        frame = np.zeros((total, k, 88), np.uint8)
-        classes = torch.tensor([[i.index for i in instruments]], dtype=torch.long, device=self.device)
-        windows = list(self.chunker.segments(audio))
-        bar = tqdm(total=len(windows), desc="transcribing", unit="window", disable=not self.progress)
-        for first in range(0, len(windows), self.batch_size):
-            batch = windows[first: first + self.batch_size]
-            x = torch.from_numpy(np.stack([seg for _, seg in batch])).to(self.device)
-            features = self.model.features(x)  # once per window, whatever the number of instruments
-            on_parts, fr_parts = [], []
-            for group in range(0, k, self.instruments_per_pass):
-                cls = classes[:, group: group + self.instruments_per_pass]
-                out = self.model.heads(features, cls.expand(len(batch), cls.shape[1]))
-                on_parts.append((torch.sigmoid(out.onset) * 255 + 0.5).to(torch.uint8).cpu())
-                fr_parts.append((torch.sigmoid(out.frame) * 255 + 0.5).to(torch.uint8).cpu())
-            on = torch.cat(on_parts, dim=1).permute(0, 2, 1, 3).numpy()
-            fr = torch.cat(fr_parts, dim=1).permute(0, 2, 1, 3).numpy()
-            for (w, _), on_w, fr_w in zip(batch, on, fr):
-                self.chunker.place(onset, w, on_w)
-                self.chunker.place(frame, w, fr_w)
-            bar.update(len(batch))
-        bar.close()
-        return onset, frame
+    def posteriorgrams(self, audio: np.ndarray, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
+        """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
+        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
+        out = run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
+                         progress=self.progress, desc="transcribing")
+        return out["onset"], out["frame"]
 
     def transcribe_audio(
-        self, audio: np.ndarray, *, instruments: str | list[str | int] | None = "all", source: str | None = None
+        self, audio: np.ndarray, *, instruments: str | Sequence[str | int] | None = "all", source: str | None = None
     ) -> Transcription:
         """Transcribe mono 16 kHz audio for the requested instruments: names, indices, ``"all"``, or
         ``"auto"`` (the recognizer decides; its detections and probabilities are in ``detected``)."""
@@ -265,39 +346,26 @@ class Transcriber:
         else:
             chosen = parse_instruments(instruments)
         onset, frame = self.posteriorgrams(audio, chosen)
-        notes = decode_tracks(onset.astype(np.float32) / 255.0, frame.astype(np.float32) / 255.0,
+        notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
                               [i.index for i in chosen], config=self.decode)
-        tracks = [InstrumentTranscript(inst, notes[inst.index], onset[:, j], frame[:, j]) for j, inst in enumerate(chosen)]
+        tracks = [
+            InstrumentResult(inst, notes[inst.index], Posteriorgram(onset[:, j]), Posteriorgram(frame[:, j]))
+            for j, inst in enumerate(chosen)
+        ]
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
-    def transcribe_file(self, path: str | os.PathLike[str], *, instruments: str | list[str | int] | None = "all") -> Transcription:
+    def transcribe_file(self, path: PathLike, *, instruments: str | Sequence[str | int] | None = "all") -> Transcription:
         """Load (any soundfile format, resampled to 16 kHz) and transcribe a file."""
         audio = load_audio(path, allow_silence=False)
         return self.transcribe_audio(audio, instruments=instruments, source=str(path))
 
 
-def save_outputs(result: Transcription, out_dir: str | os.PathLike[str], *, name: str, plots: bool = True) -> dict[str, Path]:
-    """Write ``<name>.mid``, ``<name>.json`` and, with plots, ``pianoroll/<instrument>.png``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = {"midi": result.write_midi(out / f"{name}.mid")}
-    written["json"] = atomic_write_text(out / f"{name}.json", result.to_json())
-    if plots:
-        from jointist.plots import plot_pianoroll
-
-        for track in result.tracks:
-            written[f"pianoroll/{track.instrument.slug}"] = plot_pianoroll(
-                track, out / "pianoroll" / f"{track.instrument.slug}.png", fps=FRAMES_PER_SECOND
-            )
-    return written
-
-
 def transcribe(
-    audio: str | os.PathLike[str] | np.ndarray,
+    audio: PathLike | np.ndarray,
     *,
-    instruments: str | list[str | int] | None = "all",
-    model: str | os.PathLike[str] | None = None,
-    recognizer: str | os.PathLike[str] | None = None,
+    instruments: str | Sequence[str | int] | None = "all",
+    model: PathLike | None = None,
+    recognizer: PathLike | None = None,
     device: str = "cpu",
     batch_size: int = 4,
     progress: bool = False,
@@ -306,7 +374,7 @@ def transcribe(
     (names, indices, ``"all"``, or ``"auto"`` to let the instrument recognizer decide).
 
     >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
-    >>> result.write_midi("song.mid")                                     # doctest: +SKIP
+    >>> jointist.export.write_outputs(result, "out", name="song")         # doctest: +SKIP
     """
     transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress, recognizer=recognizer)
     if isinstance(audio, np.ndarray):

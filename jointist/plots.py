@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from jointist.atomic import atomic_path
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI
-
-if TYPE_CHECKING:
-    from jointist.pipeline import InstrumentTranscript
+from jointist.notes import NoteArray
 
 __all__ = ["plot_f1_bars", "plot_pianoroll"]
 
@@ -35,21 +32,28 @@ def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped
     return Path(path)
 
 
-def plot_pianoroll(track: InstrumentTranscript, path: str | os.PathLike[str], *, fps: int = FRAMES_PER_SECOND) -> Path:
-    """Frame probabilities (grey) with decoded notes outlined (red) for one instrument."""
+def plot_pianoroll(
+    frame: np.ndarray, notes: NoteArray, path: str | os.PathLike[str], *, title: str = "", fps: int = FRAMES_PER_SECOND
+) -> Path:
+    """Frame activations (frames, 88) in grey with the notes outlined in red, for one instrument.
+
+    ``frame`` is uint8 codes (0..255, see :class:`~jointist.results.Posteriorgram`) or probabilities
+    in [0, 1] as floats. Songs longer than 40 s at 100 frames/s are max-pooled to 4000 columns.
+    """
     plt = _pyplot()
-    frame = track.frame
+    vmax = 255 if frame.dtype == np.uint8 else 1.0
+    full_frames = len(frame)
     step = max(1, int(np.ceil(len(frame) / MAX_COLUMNS)))
     if step > 1:  # max-pool long songs down to at most MAX_COLUMNS columns
         pad = (-len(frame)) % step
         frame = np.pad(frame, ((0, pad), (0, 0))).reshape(-1, step, frame.shape[1]).max(axis=1)
-    duration_s = len(track.frame) / fps
+    duration_s = full_frames / fps
     fig, ax = plt.subplots(figsize=(min(20, 4 + duration_s / 6), 4))
-    ax.imshow(frame.T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=255,
+    ax.imshow(frame.T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=vmax,
               extent=(0, duration_s, MIN_MIDI - 0.5, MIN_MIDI + 87.5))
-    for on, off, p in zip(track.notes.onset_s, track.notes.offset_s, track.notes.pitch):
+    for on, off, p in zip(notes.onset_s, notes.offset_s, notes.pitch):
         ax.add_patch(plt.Rectangle((on, p - 0.5), max(off - on, 0.01), 1.0, fill=False, edgecolor="red", linewidth=0.6))
-    ax.set_title(f"{track.instrument.name}: {len(track.notes)} notes")
+    ax.set_title(f"{title}: {len(notes)} notes" if title else f"{len(notes)} notes")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")
     path = _save(fig, path)

@@ -1,6 +1,13 @@
-"""Hydra entry points; they parse configuration and call the library, nothing else."""
+"""Hydra entry points; they parse configuration and call the library, nothing else.
 
-from pathlib import Path
+The configuration ships inside the package as ``jointist.conf`` (the repository's ``conf/``), so the
+console scripts work from an installed wheel, from any folder.
+"""
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-"""The project's ``conf/`` folder (the package is installed editable, next to it)."""
+from importlib import resources
+
+CONFIG_PATH = "pkg://jointist.conf"
+"""Where every entry point's ``@hydra.main`` finds its configuration."""
+
+CONF_DIR = str(resources.files("jointist.conf"))
+"""The configuration folder on disk (for ``hydra.initialize_config_dir`` in tests and notebooks)."""

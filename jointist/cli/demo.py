@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from jointist.cli import CONF_DIR
+from jointist.cli import CONFIG_PATH
 
 log = logging.getLogger("jointist.demo")
 
@@ -17,9 +17,10 @@ log = logging.getLogger("jointist.demo")
 def run(cfg: DictConfig) -> dict:
     from jointist.data.slakh import load_index
     from jointist.data.synthetic import CorpusSpec, render_corpus
+    from jointist.export import write_outputs
     from jointist.instruments import INSTRUMENTS
     from jointist.metrics import evaluate_piece, summarise
-    from jointist.pipeline import Transcriber, save_outputs
+    from jointist.pipeline import Transcriber
 
     out = Path(cfg.out)
     spec = CorpusSpec(num_tracks=1, duration_s=float(cfg.duration_s), seed=cfg.seed, splits={"demo": 1.0},
@@ -36,7 +37,7 @@ def run(cfg: DictConfig) -> dict:
     else:
         instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
     result = transcriber.transcribe_file(track.mix_path, instruments=instruments)
-    written = save_outputs(result, out, name="demo")
+    written = write_outputs(result, out, name="demo")
     report = summarise([evaluate_piece(track.track_id, ref, result.notes())])
     print(report.to_markdown())
     log.info("mixture: %s", track.mix_path)
@@ -44,7 +45,7 @@ def run(cfg: DictConfig) -> dict:
     return {"report": report, "written": written}
 
 
-@hydra.main(config_path=CONF_DIR, config_name="demo", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="demo", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from jointist.models.serialize import CheckpointError
 

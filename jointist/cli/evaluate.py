@@ -9,35 +9,35 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from jointist.cli import CONF_DIR
+from jointist.cli import CONFIG_PATH
 
 log = logging.getLogger("jointist.evaluate")
 
 
 def run(cfg: DictConfig) -> dict:
+    from jointist.cli.inference import build_transcriber, instrument_request
     from jointist.evaluation import evaluate_recognizer, evaluate_split, write_recognition_report, write_report
-    from jointist.pipeline import Transcriber
 
-    transcriber = Transcriber(cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size,
-                              instruments_per_pass=cfg.instruments_per_pass, progress=False,
-                              recognizer=cfg.recognizer)
-    instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
+    transcriber = build_transcriber(cfg)
+    transcriber.progress = False  # one bar over tracks instead
+    instruments = instrument_request(cfg.instruments)
     meta = {"config": OmegaConf.to_container(cfg, resolve=True), "model_file": str(transcriber.model_path)}
     out: dict = {}
     if cfg.get("tune_decode"):
         import dataclasses
 
         from jointist.evaluation import tune_decode
-        from jointist.models.serialize import load_model, save_model
+        from jointist.models.serialize import load_models, save_models
         from jointist.postprocess import DecodeConfig
 
         decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
                                      progress=cfg.progress)
         for (on_t, fr_t, ratio), f1 in sorted(scores.items()):
             log.info("onset %.2f frame %.2f shared-onset ratio %.1f: piece-wise note F1 %.4f", on_t, fr_t, ratio, f1)
-        model, extra = load_model(transcriber.model_path)
-        tuned = save_model(model, Path(cfg.out) / "model_tuned.pt", extra={**extra, "decode": decode,
-                                                                           "decode_tuned_on": cfg.split})
+        models = load_models(transcriber.model_path)
+        model, card = models["transcriber"]
+        models["transcriber"] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))
+        tuned = save_models(models, Path(cfg.out) / "model_tuned.pt")
         log.info("best: %s -> %s", decode, tuned)
         transcriber.decode = DecodeConfig(**{k: v for k, v in decode.items() if k in
                                              {f.name for f in dataclasses.fields(DecodeConfig)}})
@@ -62,7 +62,7 @@ def run(cfg: DictConfig) -> dict:
     return out
 
 
-@hydra.main(config_path=CONF_DIR, config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from jointist.data.slakh import DatasetError
     from jointist.models.serialize import CheckpointError

@@ -7,12 +7,12 @@ import logging
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from jointist.cli import CONF_DIR
+from jointist.cli import CONFIG_PATH
 
 log = logging.getLogger("jointist.synth")
 
 
-@hydra.main(config_path=CONF_DIR, config_name="synth", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="synth", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from jointist.data.stats import corpus_stats, format_stats
     from jointist.data.synthetic import CorpusSpec, render_corpus

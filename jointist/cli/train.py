@@ -7,12 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from jointist.cli import CONF_DIR
+from jointist.cli import CONFIG_PATH
 
 log = logging.getLogger("jointist.train")
+
+
+def training_data(cfg: DictConfig) -> str:
+    """A short, machine-independent description of the training data for the model card."""
+    root = cfg.data.get("root")
+    return f"{Path(str(root)).name} ({cfg.data._target_.rsplit('.', 1)[-1]})" if root else str(cfg.data._target_)
+
+
+def build_models(cfg: DictConfig) -> dict[str, Any]:
+    """role -> model: every entry of ``cfg.models`` (joint tasks), or the one ``cfg.model``."""
+    from hydra.utils import instantiate
+
+    specs = dict(cfg.models) if cfg.get("models") else {"": cfg.model}
+    models = {}
+    for key, spec in specs.items():
+        model = instantiate(spec, _convert_="object")
+        if key and key != model.role:
+            raise ValueError(f"models.{key} builds a {type(model).__name__}, which plays the role {model.role!r}")
+        models[model.role] = model
+    return models
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -20,36 +39,42 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
-    from jointist.models.serialize import load_model, save_model
+    from jointist.models.serialize import load_models, read_model_file, safe_globals, save_models
 
     pl.seed_everything(cfg.seed, workers=True)
     plain = {"_convert_": "object"}  # library classes receive dicts and lists, never a DictConfig
     datamodule = instantiate(cfg.data, **plain)
-    model = instantiate(cfg.model, **plain)
-    task = instantiate(cfg.task, model=model, **plain)
+    task = instantiate(cfg.task, models=build_models(cfg), **plain)
     logger = instantiate(cfg.logger, **plain) if cfg.get("logger") else False
     callbacks = [instantiate(c, **plain) for c in (cfg.get("callbacks") or {}).values()]
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, **plain)
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # checkpoints are read without unpickling code unless the user vouches for this one
+    trusted = bool(cfg.get("trust_checkpoint"))
+    with safe_globals():
+        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not trusted)
 
     result: dict[str, Any] = {"metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
     checkpoint = next((c for c in trainer.checkpoint_callbacks if getattr(c, "best_model_path", "")), None)
     best = getattr(checkpoint, "best_model_path", "") if checkpoint is not None else ""
     if cfg.get("export_model") and not trainer.fast_dev_run:
-        source, extra = load_model(best) if best else (task.model, task.export_extra())
-        # the steps behind the exported weights: the best checkpoint may be older than the last step
-        steps = int(torch.load(best, map_location="cpu", weights_only=False)["global_step"]) if best else trainer.global_step
-        extra = {**extra, "trained_steps": steps, "source": best or "final"}
-        result["model_file"] = str(save_model(source, output_dir / cfg.export_model, extra=extra))
-        log.info("model file: %s", result["model_file"])
+        if best:  # the best checkpoint's weights, and the steps behind them (maybe fewer than the run's)
+            models = load_models(best)
+            steps = int(read_model_file(best)["global_step"])
+        else:
+            models = {role: (task.model_of(role), card) for role, card in task.model_cards().items()}
+            steps = int(trainer.global_step)
+        data = training_data(cfg)
+        models = {role: (model, card.replace(trained_steps=steps, training_data=data)) for role, (model, card) in models.items()}
+        result["model_file"] = str(save_models(models, output_dir / cfg.export_model))
+        log.info("model file: %s (%s, %d steps)", result["model_file"], ", ".join(models), steps)
     result["best_checkpoint"] = best
     return result
 
 
-@hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     result = train(cfg)
     for key, value in sorted(result["metrics"].items()):

@@ -1,1 +1,20 @@
-"""Plain ``nn.Module`` models: tensors in, tensors out; no Lightning, Hydra or OmegaConf."""
+"""Plain ``nn.Module`` models: tensors in, tensors out; no Lightning, Hydra or OmegaConf.
+
+Importing this package registers every built-in model class (see :mod:`jointist.models.base`).
+"""
+
+from jointist.models.base import MODEL_REGISTRY, ROLES, JointistModel, ModelCard, TranscriberOutput
+from jointist.models.pitchwise import PitchwiseTranscriber
+from jointist.models.recognizer import InstrumentRecognizer
+from jointist.models.transcriber import OnsetsFramesTranscriber
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "ROLES",
+    "InstrumentRecognizer",
+    "JointistModel",
+    "ModelCard",
+    "OnsetsFramesTranscriber",
+    "PitchwiseTranscriber",
+    "TranscriberOutput",
+]

@@ -34,21 +34,11 @@ from torch import nn
 from jointist.audio.features import HarmonicSpectrogram
 from jointist.constants import N_PITCHES
 from jointist.instruments import NUM_CLASSES
+from jointist.models.base import JointistModel, TranscriberOutput
+from jointist.models.blocks import PRIOR_LOGIT, ConvBlock
 from jointist.models.film import FiLM
-from jointist.models.transcriber import _PRIOR_LOGIT, TranscriberOutput
 
 __all__ = ["PitchwiseTranscriber"]
-
-
-def _conv_bn(in_ch: int, out_ch: int, kernel: tuple[int, int], *, stride: tuple[int, int] = (1, 1),
-             padding: tuple[int, int] | None = None) -> nn.Sequential:
-    if padding is None:  # "same" size for odd kernels
-        padding = ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=padding, bias=False),
-        nn.BatchNorm2d(out_ch),
-        nn.ReLU(inplace=True),
-    )
 
 
 class _TemporalBlock(nn.Module):
@@ -95,7 +85,7 @@ class _Branch(nn.Module):
         return x
 
 
-class PitchwiseTranscriber(nn.Module):
+class PitchwiseTranscriber(JointistModel):
     """FiLM-conditioned onsets-and-frames transcriber on a harmonic spectrogram, pitch-wise.
 
     Args:
@@ -110,6 +100,8 @@ class PitchwiseTranscriber(nn.Module):
         refine_dilation: dilation of the refinement's temporal convolution.
         dropout: dropout on the trunk's output features.
     """
+
+    role = "transcriber"
 
     def __init__(
         self,
@@ -129,25 +121,20 @@ class PitchwiseTranscriber(nn.Module):
             raise ValueError(f"trunk_channels must be two widths (3 bins per key, 1 bin per key), got {trunk_channels}")
         if film_layers < 1:
             raise ValueError("film_layers must be at least 1: the instrument enters through them")
-        self.config = {
-            "n_classes": n_classes, "harmonics": [float(h) for h in harmonics], "trunk_channels": list(trunk_channels),
-            "dilations": list(dilations), "head_channels": head_channels, "film": film, "film_layers": film_layers,
-            "refine_dilation": refine_dilation, "dropout": dropout,
-        }
         self.n_classes = n_classes
         self.frontend = HarmonicSpectrogram(harmonics=tuple(harmonics), bins_per_semitone=3)
         c_fine, c_key = trunk_channels
         h = len(harmonics)
         self.norm = nn.BatchNorm2d(h)
-        self.fine = nn.Sequential(_conv_bn(h, c_fine, (5, 5)), _conv_bn(c_fine, c_fine, (3, 3)))
+        self.fine = nn.Sequential(ConvBlock(h, c_fine, kernel=5, convs=1, pool=1), ConvBlock(c_fine, c_fine, convs=1, pool=1))
         # kernel 3, stride 3 over the 3 bins of each key: one output per key, centred on it
-        self.to_keys = _conv_bn(c_fine, c_key, (3, 3), stride=(1, 3), padding=(1, 0))
-        self.keys = _conv_bn(c_key, c_key, (3, 3))
+        self.to_keys = ConvBlock(c_fine, c_key, stride=(1, 3), padding=(1, 0), convs=1, pool=1)
+        self.keys = ConvBlock(c_key, c_key, convs=1, pool=1)
         self.temporal = nn.Sequential(*[_TemporalBlock(c_key, d) for d in dilations])
         self.key_embedding = nn.Parameter(torch.zeros(1, c_key, 1, N_PITCHES))
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.agnostic_out = nn.Conv2d(c_key, 2, 1)
-        nn.init.constant_(self.agnostic_out.bias, _PRIOR_LOGIT)
+        nn.init.constant_(self.agnostic_out.bias, PRIOR_LOGIT)
 
         self.onset_branch = _Branch(c_key, head_channels, cond_dim=n_classes, film=film, layers=film_layers)
         self.frame_branch = _Branch(c_key, head_channels, cond_dim=n_classes, film=film, layers=film_layers)
@@ -157,8 +144,8 @@ class PitchwiseTranscriber(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(head_channels, 1, (3, 1), padding=(refine_dilation, 0), dilation=(refine_dilation, 1)),
         )
-        nn.init.constant_(self.onset_out.bias, _PRIOR_LOGIT)
-        nn.init.constant_(self.refine[-1].bias, _PRIOR_LOGIT)
+        nn.init.constant_(self.onset_out.bias, PRIOR_LOGIT)
+        nn.init.constant_(self.refine[-1].bias, PRIOR_LOGIT)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> per-clip features (batch, C, T, 88): everything that does not depend

@@ -15,26 +15,13 @@ from torch import nn
 
 from jointist.audio.features import build_frontend
 from jointist.instruments import NUM_CLASSES
+from jointist.models.base import JointistModel
+from jointist.models.blocks import ConvBlock
 
 __all__ = ["InstrumentRecognizer"]
 
 
-class _PoolBlock(nn.Module):
-    """Two 3x3 conv + batch norm + ReLU, then 2x2 average pooling. (B, C, T, F) -> (B, C', T/2, F/2)."""
-
-    def __init__(self, in_channels: int, out_channels: int, dropout: float) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(),
-            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(),
-            nn.AvgPool2d(2), nn.Dropout(dropout),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-
-class InstrumentRecognizer(nn.Module):
+class InstrumentRecognizer(JointistModel):
     """Which of the 39 classes play in a clip.
 
     Args:
@@ -42,6 +29,8 @@ class InstrumentRecognizer(nn.Module):
         d_model, n_layers, n_heads, ff_dim: the transformer encoder (the paper: 256, 4, 8).
         max_frames: longest input in spectrogram frames (sets the learned position table).
     """
+
+    role = "recognizer"
 
     def __init__(
         self,
@@ -57,15 +46,11 @@ class InstrumentRecognizer(nn.Module):
         max_frames: int = 3001,
     ) -> None:
         super().__init__()
-        self.config = {
-            "n_classes": n_classes, "frontend": frontend, "conv_channels": list(conv_channels), "d_model": d_model,
-            "n_layers": n_layers, "n_heads": n_heads, "ff_dim": ff_dim, "dropout": dropout, "max_frames": max_frames,
-        }
         self.frontend = build_frontend(frontend)
         self.norm = nn.BatchNorm1d(self.frontend.n_bins)
         blocks, in_ch, freq = [], 1, self.frontend.n_bins
         for ch in conv_channels:
-            blocks.append(_PoolBlock(in_ch, ch, dropout))
+            blocks.append(ConvBlock(in_ch, ch, pool=(2, 2), pool_mode="avg", dropout=dropout))
             in_ch, freq = ch, freq // 2
         self.cnn = nn.Sequential(*blocks)
         self.proj = nn.Linear(in_ch * freq, d_model)

@@ -1,92 +1,207 @@
-"""Self-describing model files: a checkpoint carries what is needed to rebuild its model.
+"""Model files: one file holds one model per role, each with its :class:`~jointist.models.base.ModelCard`.
 
-Format (a ``torch.save`` dict of plain values and tensors, loadable with ``weights_only=True``)::
+Format (a ``torch.save`` dict of plain values and tensors)::
 
-    {"format": "jointist-model", "version": 1, "class": "OnsetsFramesTranscriber",
-     "config": {...constructor keyword arguments...}, "state_dict": {...}, "extra": {...}}
+    {"format": "jointist-model", "version": 2,
+     "models": {"transcriber": {"card": {...ModelCard...}, "state_dict": {...}},
+                "recognizer":  {...}, ...}}
 
-Lightning checkpoints written by jointist's tasks carry the same ``class``/``config`` under the key
-``jointist_model``, so :func:`load_model` reads both.
+Lightning checkpoints written by jointist's tasks carry the cards under ``jointist_models``
+(role -> card) and the weights under ``models.<role>.`` in their ``state_dict``, so
+:func:`load_model` reads them too. Version-1 files (one model, ``class``/``config``/``extra``) are
+still read.
+
+Loading never unpickles arbitrary objects: every file is read with ``torch.load(weights_only=True)``
+and an allow-list of the few plain Lightning/NumPy types a Lightning checkpoint holds. A file that
+needs anything else (for example a crafted pickle that would run code) is refused with
+:class:`CheckpointError`.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from jointist.atomic import atomic_path
-from jointist.models.pitchwise import PitchwiseTranscriber
-from jointist.models.recognizer import InstrumentRecognizer
-from jointist.models.transcriber import OnsetsFramesTranscriber
+from jointist.models.base import ROLES, JointistModel, ModelCard, model_class
 
-__all__ = ["MODEL_CLASSES", "CheckpointError", "build_model", "load_model", "save_model"]
+__all__ = [
+    "CheckpointError", "load_model", "load_models", "model_roles", "read_model_file", "safe_globals", "save_model",
+    "save_models",
+]
 
-MODEL_CLASSES: dict[str, type[nn.Module]] = {
-    "OnsetsFramesTranscriber": OnsetsFramesTranscriber,
-    "PitchwiseTranscriber": PitchwiseTranscriber,
-    "InstrumentRecognizer": InstrumentRecognizer,
-}
+FORMAT = "jointist-model"
+VERSION = 2
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or does not describe a jointist model."""
+    """A checkpoint that is missing, unreadable, unsafe, or does not describe a jointist model."""
 
 
-def build_model(name: str, config: dict[str, Any]) -> nn.Module:
-    if name not in MODEL_CLASSES:
-        raise CheckpointError(f"unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}")
-    return MODEL_CLASSES[name](**config)
+def _safe_globals() -> list[Any]:
+    """Types that Lightning and NumPy put into checkpoints and that carry no code."""
+    import numpy as np
+
+    allowed: list[Any] = [np.dtype, np.ndarray, np.core.multiarray._reconstruct]  # type: ignore[attr-defined]
+    allowed += [type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32", "bool")]
+    allowed += [np.float64, np.float32, np.int64, np.int32, np.bool_]
+    try:
+        from lightning_fabric.utilities.data import AttributeDict
+
+        allowed.append(AttributeDict)
+    except ImportError:  # pragma: no cover - Lightning is a dependency
+        pass
+    return allowed
 
 
-def save_model(model: nn.Module, path: str | os.PathLike[str], *, extra: dict[str, Any] | None = None) -> Path:
-    """Write a model file atomically (temporary file + rename)."""
+def safe_globals() -> Any:
+    """A context in which ``torch.load(weights_only=True)`` also accepts the plain Lightning and
+    NumPy types of a jointist checkpoint (for resuming training without unpickling code)."""
+    return torch.serialization.safe_globals(_safe_globals())
+
+
+def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The payload of a model file or checkpoint, read without running any code from it."""
     path = Path(path)
-    payload = {
-        "format": "jointist-model", "version": 1, "class": type(model).__name__,
-        "config": dict(model.config), "state_dict": model.state_dict(), "extra": extra or {},  # type: ignore[arg-type]
-    }
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with safe_globals():
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        text = str(err)
+        if "Weights only load failed" in text or "Unsupported global" in text or "unsafe" in text.lower():
+            raise CheckpointError(
+                f"refusing to load {path}: it holds Python objects other than weights and plain values, and "
+                "unpickling them could run code. jointist model files and checkpoints never need that; if this "
+                f"is a Lightning checkpoint of your own run, resume training from it with trust_checkpoint=true. ({text.splitlines()[0]})"
+            ) from err
+        raise CheckpointError(f"cannot read checkpoint {path} (corrupt or not a PyTorch file): {text}") from err
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} is not a jointist checkpoint")
+    return payload
+
+
+# Keys of version-1 files whose blocks have since been merged into models.blocks.ConvBlock.
+_V1_RENAMES: dict[str, list[tuple[str, str]]] = {
+    "PitchwiseTranscriber": [(r"^(fine\.\d+|to_keys|keys)\.0\.", r"\1.conv1."), (r"^(fine\.\d+|to_keys|keys)\.1\.", r"\1.bn1.")],
+    "InstrumentRecognizer": [(rf"^cnn\.(\d+)\.body\.{i}\.", rf"cnn.\1.{name}.") for i, name in
+                             ((0, "conv1"), (1, "bn1"), (3, "conv2"), (4, "bn2"))],
+}
+
+
+def _v1_entry(name: str, config: Mapping[str, Any], state: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[ModelCard, dict[str, Any]]:
+    renames = _V1_RENAMES.get(name, [])
+    renamed = {}
+    for key, value in state.items():
+        for pattern, repl in renames:
+            key = re.sub(pattern, repl, key)
+        renamed[key] = value
+    try:
+        cls = model_class(name)
+    except KeyError as err:
+        raise CheckpointError(str(err.args[0])) from err
+    card = ModelCard(
+        role=cls.role, class_name=name, init_args=dict(config), decode=extra.get("decode"),
+        thresholds=extra.get("thresholds"), aggregate=extra.get("aggregate"), trained_steps=extra.get("trained_steps"),
+    )
+    return card, renamed
+
+
+def _entries(payload: Mapping[str, Any], path: Path) -> dict[str, tuple[ModelCard, dict[str, Any]]]:
+    """role -> (card, state_dict) of every model in a payload."""
+    try:
+        if payload.get("format") == FORMAT and payload.get("version") == VERSION:
+            return {role: (ModelCard.from_dict(entry["card"]), entry["state_dict"]) for role, entry in payload["models"].items()}
+        if payload.get("format") == FORMAT and payload.get("version") == 1:
+            card, state = _v1_entry(payload["class"], payload["config"], payload["state_dict"], payload.get("extra", {}))
+            return {card.role: (card, state)}
+        if "jointist_models" in payload and "state_dict" in payload:
+            out = {}
+            for role, card_dict in payload["jointist_models"].items():
+                prefix = f"models.{role}."
+                state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
+                out[role] = (ModelCard.from_dict(card_dict), state)
+            return out
+        if "jointist_model" in payload and "state_dict" in payload:  # checkpoints of version-1 tasks
+            meta = payload["jointist_model"]
+            state = {k[len("model."):]: v for k, v in payload["state_dict"].items() if k.startswith("model.")}
+            card, state = _v1_entry(meta["class"], meta["config"], state, meta.get("extra", {}))
+            return {card.role: (card, state)}
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: malformed jointist model file ({err})") from err
+    raise CheckpointError(f"{path} does not describe a jointist model (no model class and configuration)")
+
+
+def _build(card: ModelCard, state: Mapping[str, Any], path: Path) -> JointistModel:
+    try:
+        model = card.build()
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot build {card.class_name} from its card: {err}") from err
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: weights do not match the {card.class_name} configuration: {err}") from err
+    return model.eval()
+
+
+def model_roles(path: str | os.PathLike[str]) -> dict[str, ModelCard]:
+    """role -> card of every model in a file, without building the models."""
+    path = Path(path)
+    return {role: card for role, (card, _) in _entries(read_model_file(path), path).items()}
+
+
+def load_models(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, tuple[JointistModel, ModelCard]]:
+    """Every model of a file: role -> (model in eval mode, card)."""
+    path = Path(path)
+    entries = _entries(read_model_file(path, map_location=map_location), path)
+    return {role: (_build(card, state, path), card) for role, (card, state) in entries.items()}
+
+
+def load_model(
+    path: str | os.PathLike[str], *, role: str | None = None, map_location: str | torch.device = "cpu"
+) -> tuple[JointistModel, ModelCard]:
+    """One model of a model file or jointist Lightning checkpoint.
+
+    Args:
+        role: which model (``transcriber``, ``recognizer``, ...); None: the file's only model.
+    Returns:
+        (model in eval mode, its card).
+    Raises:
+        CheckpointError: missing, corrupt, unsafe or foreign file, or no model of that role.
+    """
+    path = Path(path)
+    entries = _entries(read_model_file(path, map_location=map_location), path)
+    if role is None:
+        if len(entries) != 1:
+            raise CheckpointError(f"{path} holds several models ({', '.join(entries)}); say which with role=...")
+        role = next(iter(entries))
+    if role not in entries:
+        raise CheckpointError(f"{path} holds no {role} (it holds: {', '.join(entries) or 'nothing'})")
+    card, state = entries[role]
+    return _build(card, state, path), card
+
+
+def save_models(models: Mapping[str, tuple[JointistModel, ModelCard]], path: str | os.PathLike[str]) -> Path:
+    """Write several models (role -> (model, card)) into one file, atomically."""
+    payload: dict[str, Any] = {"format": FORMAT, "version": VERSION, "models": {}}
+    for role, (model, card) in models.items():
+        if role not in ROLES or card.role != role or model.role != role:
+            raise ValueError(f"role {role!r}: the model plays {model.role!r} and its card says {card.role!r}")
+        card = card.replace(class_name=type(model).__name__, init_args=model.init_args)  # always the model's own
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        payload["models"][role] = {"card": card.to_dict(), "state_dict": state}
+    path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
 
 
-def load_model(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild a model from a jointist model file or a jointist Lightning checkpoint.
-
-    Returns:
-        (model in eval mode, extra metadata such as post-processing thresholds).
-    Raises:
-        CheckpointError: missing, corrupt or foreign file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        if path.suffix != ".ckpt":
-            raise CheckpointError(f"cannot read checkpoint {path} (corrupt or not a PyTorch file): {err}") from err
-        try:  # Lightning checkpoints pickle more than tensors (loop and callback state): trusted files only
-            payload = torch.load(path, map_location=map_location, weights_only=False)
-        except Exception as err2:
-            raise CheckpointError(f"cannot read checkpoint {path} (corrupt or not a PyTorch file): {err2}") from err2
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"{path} is not a jointist checkpoint")
-    if payload.get("format") == "jointist-model":
-        name, config, state, extra = payload["class"], payload["config"], payload["state_dict"], payload.get("extra", {})
-    elif "jointist_model" in payload and "state_dict" in payload:
-        meta = payload["jointist_model"]
-        name, config, extra = meta["class"], meta["config"], meta.get("extra", {})
-        state = {k[len("model."):]: v for k, v in payload["state_dict"].items() if k.startswith("model.")}
-    else:
-        raise CheckpointError(f"{path} does not describe a jointist model (no model class and configuration)")
-    model = build_model(name, dict(config))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
-        raise CheckpointError(f"{path}: weights do not match the {name} configuration: {err}") from err
-    return model.eval(), dict(extra)
+def save_model(model: JointistModel, path: str | os.PathLike[str], *, card: ModelCard | None = None) -> Path:
+    """Write one model (with its card, or a card of its class and arguments) atomically."""
+    return save_models({model.role: (model, card or model.card())}, path)

@@ -18,30 +18,17 @@ why the default shares the unconditioned early layers and conditions only what f
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import nn
 
 from jointist.audio.features import build_frontend
 from jointist.constants import N_PITCHES
 from jointist.instruments import NUM_CLASSES
-from jointist.models.blocks import ConvStack
+from jointist.models.base import JointistModel, TranscriberOutput
+from jointist.models.blocks import PRIOR_LOGIT, ConvStack
 from jointist.models.film import FiLM
 
 __all__ = ["OnsetsFramesTranscriber", "TranscriberOutput"]
-
-
-_PRIOR_LOGIT = -4.0
-"""Output biases start at sigmoid(-4) = 0.018, near the share of active cells in a piano roll, so the
-first steps are not spent pushing 88 x T outputs from 0.5 down (the focal-loss paper's prior init)."""
-
-
-class TranscriberOutput(NamedTuple):
-    """Logits of shape (batch, instrument, time, 88)."""
-
-    onset: torch.Tensor
-    frame: torch.Tensor
 
 
 class _Branch(nn.Module):
@@ -68,7 +55,7 @@ class _Branch(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.rnn = nn.GRU(width, rnn_hidden, batch_first=True, bidirectional=True)
         self.out = nn.Linear(2 * rnn_hidden, N_PITCHES)
-        nn.init.constant_(self.out.bias, _PRIOR_LOGIT)
+        nn.init.constant_(self.out.bias, PRIOR_LOGIT)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """x: (rows, T, F) spectrogram (conv branch) or shared features; cond: (rows, cond_dim)."""
@@ -80,7 +67,7 @@ class _Branch(nn.Module):
         return self.out(x)
 
 
-class OnsetsFramesTranscriber(nn.Module):
+class OnsetsFramesTranscriber(JointistModel):
     """FiLM-conditioned onsets-and-frames transcriber.
 
     Args:
@@ -94,6 +81,8 @@ class OnsetsFramesTranscriber(nn.Module):
         film_layers: FiLM + linear layers per branch on the shared features.
         dropout: dropout after conv blocks and linear layers.
     """
+
+    role = "transcriber"
 
     def __init__(
         self,
@@ -109,11 +98,6 @@ class OnsetsFramesTranscriber(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        self.config = {
-            "n_classes": n_classes, "frontend": frontend, "shared_channels": list(shared_channels),
-            "branch_channels": list(branch_channels), "features": features, "rnn_hidden": rnn_hidden,
-            "film": film, "film_layers": film_layers, "dropout": dropout,
-        }
         if not shared_channels and not branch_channels and film_layers == 0:
             raise ValueError("the transcriber needs shared_channels, branch_channels or film_layers > 0")
         self.n_classes = n_classes
@@ -132,7 +116,7 @@ class OnsetsFramesTranscriber(nn.Module):
         self.frame_branch = _Branch(**branch)  # type: ignore[arg-type]
         self.refine_rnn = nn.GRU(2 * N_PITCHES, rnn_hidden, batch_first=True, bidirectional=True)
         self.refine_out = nn.Linear(2 * rnn_hidden, N_PITCHES)
-        nn.init.constant_(self.refine_out.bias, _PRIOR_LOGIT)
+        nn.init.constant_(self.refine_out.bias, PRIOR_LOGIT)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> per-clip features (batch, T, D): everything that does not depend on
@@ -140,6 +124,10 @@ class OnsetsFramesTranscriber(nn.Module):
         spec = self.frontend(audio)  # (B, T, bins)
         spec = self.norm(spec.transpose(1, 2)).transpose(1, 2)
         return self.trunk(spec) if self.trunk is not None else spec
+
+    def agnostic(self, features: torch.Tensor) -> TranscriberOutput | None:
+        """This layout has no instrument-agnostic head."""
+        return None
 
     def heads(self, features: torch.Tensor, instruments: torch.Tensor) -> TranscriberOutput:
         """Per-clip features (B, T, D) and instrument indices (B, K) -> logits (B, K, T, 88)."""

@@ -1,8 +1,20 @@
-"""What every jointist task shares: optimiser factories, self-describing checkpoints, training tracks."""
+"""What every jointist task shares: models by role, optimiser parameter groups per role, a
+freeze/unfreeze schedule, pretrained weights per role, self-describing checkpoints.
+
+A task owns its models in an ``nn.ModuleDict`` keyed by role (``recognizer``, ``transcriber``,
+``separator``), so a single-role task and the joint task are the same class shape and a checkpoint
+of either exports one multi-role model file. Everything about the schedule is data (Hydra config):
+
+.. code-block:: yaml
+
+    param_groups: {transcriber: {lr: 1.0e-4}}       # per-role optimiser overrides
+    freeze: {transcriber: {until_step: 1000}}        # frozen (eval mode, no gradients) before step 1000
+    pretrained: {transcriber: path/to/model.pt}      # weights loaded for a role before training
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytorch_lightning as pl
@@ -10,47 +22,100 @@ import torch
 from torch import nn
 
 from jointist.data.slakh import TrackInfo
+from jointist.models.base import JointistModel, ModelCard
+from jointist.models.serialize import CheckpointError, load_model
 
 __all__ = ["JointistTask"]
 
 
 class JointistTask(pl.LightningModule):
-    """Base LightningModule owning one plain model.
+    """Base LightningModule owning plain models by role.
 
     Args:
-        model: an ``nn.Module`` with a ``config`` dict of its constructor arguments.
-        optimizer: a factory ``params -> Optimizer`` (Hydra ``_partial_: true``).
+        models: role -> model (each a :class:`~jointist.models.base.JointistModel` of that role).
+        optimizer: a factory ``params -> Optimizer`` (Hydra ``_partial_: true``); it receives one
+            parameter group per role.
         scheduler: optional factory ``optimizer -> LRScheduler``, stepped every step.
+        param_groups: role -> optimiser options overriding the factory's (e.g. ``{lr: 1e-4}``).
+        freeze: role -> ``{until_step: N}``: the role's model is frozen (no gradients, batch norm in
+            eval mode) while ``global_step < N``; ``N = -1`` freezes it for the whole run.
+        pretrained: role -> model file or checkpoint whose ``role`` model is loaded into that role.
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        models: Mapping[str, nn.Module],
         *,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
+        param_groups: Mapping[str, Mapping[str, Any]] | None = None,
+        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        pretrained: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
-        self.model = model
+        for role, model in models.items():
+            if not isinstance(model, JointistModel) or model.role != role:
+                raise ValueError(f"models[{role!r}] must be a jointist model of that role, got {type(model).__name__}")
+        self.models = nn.ModuleDict(dict(models))
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.param_groups = {role: dict(options) for role, options in (param_groups or {}).items()}
+        self.freeze = {role: int(spec["until_step"]) for role, spec in (freeze or {}).items()}
+        for role in (*self.param_groups, *self.freeze, *(pretrained or {})):
+            if role not in self.models:
+                raise ValueError(f"schedule names the role {role!r}, but this task has only {', '.join(self.models)}")
+        for role, path in (pretrained or {}).items():
+            self.load_pretrained(role, path)
 
+    # -- roles ----------------------------------------------------------------------------------
+    def model_of(self, role: str) -> JointistModel:
+        if role not in self.models:
+            raise KeyError(f"this task has no {role} (it has {', '.join(self.models)})")
+        return self.models[role]  # type: ignore[return-value]
+
+    def load_pretrained(self, role: str, path: str) -> None:
+        """Load the ``role`` model of a model file or checkpoint into this task's model of that role."""
+        source, card = load_model(path, role=role)
+        target = self.model_of(role)
+        if type(source) is not type(target) or source.init_args != target.init_args:
+            raise CheckpointError(
+                f"pretrained {role} {path} is a {card.class_name}({card.init_args}); this task's is "
+                f"{type(target).__name__}({target.init_args})"
+            )
+        target.load_state_dict(source.state_dict())
+
+    def frozen(self, role: str) -> bool:
+        until = self.freeze.get(role)
+        return until is not None and (until < 0 or self.global_step < until)
+
+    def _apply_freeze(self) -> None:
+        for role, model in self.models.items():
+            frozen = self.frozen(role)
+            model.requires_grad_(not frozen)
+            if frozen:
+                model.eval()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._apply_freeze()
+
+    # -- optimisation ---------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.model.parameters())
+        groups = [{"params": list(model.parameters()), **self.param_groups.get(role, {})} for role, model in self.models.items()]
+        optimizer = self.optimizer_factory(groups)
         if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
 
-    def export_extra(self) -> dict[str, Any]:
-        """What inference needs besides the weights (stored with the model)."""
-        return {}
+    # -- what is stored with the models ---------------------------------------------------------
+    def model_card(self, role: str) -> ModelCard:
+        """The card of a role's model; tasks add what inference needs (thresholds)."""
+        return self.model_of(role).card(trained_steps=int(self.global_step))
+
+    def model_cards(self) -> dict[str, ModelCard]:
+        return {role: self.model_card(role) for role in self.models}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["jointist_model"] = {
-            "class": type(self.model).__name__,
-            "config": dict(self.model.config),  # type: ignore[arg-type]
-            "extra": self.export_extra(),
-        }
+        checkpoint["jointist_models"] = {role: card.to_dict() for role, card in self.model_cards().items()}
 
     def train_tracks(self) -> list[TrackInfo]:
         """The training split's tracks when fitting with a SlakhDataModule (else empty)."""

@@ -9,7 +9,7 @@ thresholds that maximise validation F1 are chosen (``tune_thresholds``) and stor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,9 @@ from torch import nn
 from jointist.data.slakh import ExampleBatch
 from jointist.instruments import NUM_CLASSES
 from jointist.metrics import Counts, recognition_scores
+from jointist.models.base import ModelCard
 from jointist.tasks.base import JointistTask
+from jointist.tasks.losses import RecognitionLoss
 
 __all__ = ["RecognitionTask", "tune_thresholds"]
 
@@ -43,8 +45,8 @@ class RecognitionTask(JointistTask):
     """LightningModule around an :class:`~jointist.models.recognizer.InstrumentRecognizer`.
 
     Args:
-        model: module mapping audio (B, samples) to (B, 39) logits, with a ``config`` dict.
-        optimizer, scheduler: factories (Hydra ``_partial_: true``).
+        models: ``{"recognizer": model}`` mapping audio (B, samples) to (B, 39) logits.
+        optimizer, scheduler, param_groups, freeze, pretrained: see :class:`~jointist.tasks.base.JointistTask`.
         imbalance: ``pos_weight`` (weight rare classes' positives) or ``none``.
         max_pos_weight: cap of the positive weights.
         tune_thresholds: choose per-class thresholds on validation.
@@ -53,16 +55,20 @@ class RecognitionTask(JointistTask):
 
     def __init__(
         self,
-        model: nn.Module,
+        models: Mapping[str, nn.Module],
         *,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
+        param_groups: Mapping[str, Mapping[str, Any]] | None = None,
+        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        pretrained: Mapping[str, str] | None = None,
         imbalance: str = "pos_weight",
         max_pos_weight: float = 10.0,
         tune_thresholds: bool = True,
         aggregate: str = "max",
     ) -> None:
-        super().__init__(model, optimizer=optimizer, scheduler=scheduler)
+        super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
+                         pretrained=pretrained)
         if imbalance not in ("pos_weight", "none"):
             raise ValueError(f"imbalance must be 'pos_weight' or 'none', got {imbalance!r}")
         if aggregate not in ("max", "mean"):
@@ -71,11 +77,15 @@ class RecognitionTask(JointistTask):
         self.max_pos_weight = max_pos_weight
         self.tune = tune_thresholds
         self.aggregate = aggregate
-        self.register_buffer("pos_weight", torch.ones(NUM_CLASSES))
+        self.loss = RecognitionLoss(NUM_CLASSES)
         self.register_buffer("thresholds", torch.full((NUM_CLASSES,), 0.5))
         self._probs: list[np.ndarray] = []
         self._labels: list[np.ndarray] = []
-        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["models", "optimizer", "scheduler"])
+
+    @property
+    def recognizer(self) -> nn.Module:
+        return self.model_of("recognizer")
 
     def setup(self, stage: str) -> None:
         tracks = self.train_tracks()
@@ -85,14 +95,14 @@ class RecognitionTask(JointistTask):
                 positives[track.instruments] += 1
             negatives = len(tracks) - positives
             weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1)), 1.0, self.max_pos_weight)
-            self.pos_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            self.loss.pos_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
 
-    def export_extra(self) -> dict[str, Any]:
-        return {"thresholds": [float(t) for t in self.thresholds.cpu()], "aggregate": self.aggregate}
+    def model_card(self, role: str) -> ModelCard:
+        card = super().model_card(role)
+        return card.replace(thresholds=[float(t) for t in self.thresholds.cpu()], aggregate=self.aggregate)
 
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
-        logits = self.model(batch.mix)
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.present, pos_weight=self.pos_weight)
+        loss = self.loss(self.recognizer(batch.mix), batch.present)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
@@ -100,8 +110,8 @@ class RecognitionTask(JointistTask):
         self._probs, self._labels = [], []
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
-        logits = self.model(batch.mix)
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, batch.present, pos_weight=self.pos_weight)
+        logits = self.recognizer(batch.mix)
+        loss = self.loss(logits, batch.present)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
         self._probs.append(torch.sigmoid(logits).float().cpu().numpy())
         self._labels.append(batch.present.cpu().numpy())

@@ -9,7 +9,7 @@ the data, larger values flatten toward uniform.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,10 @@ from jointist.data.slakh import Example, ExampleBatch
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
 from jointist.metrics import PieceScores, evaluate_piece, match_counts, merge_pitched, summarise
+from jointist.models.base import ModelCard
 from jointist.postprocess import DecodeConfig, decode_notes, decode_tracks
 from jointist.tasks.base import JointistTask
+from jointist.tasks.losses import TranscriptionLoss
 
 __all__ = ["TranscriptionTask", "sample_instruments"]
 
@@ -87,29 +89,28 @@ class TranscriptionTask(JointistTask):
     """LightningModule around an :class:`~jointist.models.transcriber.OnsetsFramesTranscriber`.
 
     Args:
-        model: the transcriber (any module with ``forward(audio, instruments) -> (onset, frame)`` and
-            a ``config`` dict of its constructor arguments).
-        optimizer: a factory ``params -> Optimizer`` (Hydra ``_partial_: true``).
-        scheduler: optional factory ``optimizer -> LRScheduler``, stepped every step.
+        models: ``{"transcriber": model}``, a conditioned transcriber (``features`` once per clip,
+            ``heads`` per instrument, ``agnostic`` or None; :mod:`jointist.models.base`).
+        optimizer, scheduler, param_groups, freeze, pretrained: see :class:`~jointist.tasks.base.JointistTask`.
         instruments_per_clip: classes transcribed per training clip (present + absent).
         present_per_clip: at most this many of them present.
         temperature: sampling temperature over class counts.
-        onset_weight, frame_weight: loss weights.
-        onset_pos_weight: weight of the positive cells in the onset BCE; onsets are ~0.1% of the
-            roll, and without it the onset branch learns far more slowly than the frame branch.
-        agnostic_weight: weight of the instrument-agnostic onset and frame losses, for models with an
-            ``agnostic(features)`` head (:class:`~jointist.models.pitchwise.PitchwiseTranscriber`):
-            every pitched note of the clip is a target there, a dense signal for the shared trunk.
+        onset_weight, frame_weight, onset_pos_weight, agnostic_weight: the
+            :class:`~jointist.tasks.losses.TranscriptionLoss` (the agnostic terms apply to models
+            whose ``agnostic(features)`` is not None).
         decode: note decoding thresholds for validation F1 (stored with the model).
         seed: seed of the instrument draws.
     """
 
     def __init__(
         self,
-        model: nn.Module,
+        models: Mapping[str, nn.Module],
         *,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
+        param_groups: Mapping[str, Mapping[str, Any]] | None = None,
+        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        pretrained: Mapping[str, str] | None = None,
         instruments_per_clip: int = 4,
         present_per_clip: int = 3,
         temperature: float = 2.0,
@@ -120,23 +121,27 @@ class TranscriptionTask(JointistTask):
         decode: dict[str, float] | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__(model, optimizer=optimizer, scheduler=scheduler)
+        super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
+                         pretrained=pretrained)
         if not 1 <= instruments_per_clip <= NUM_CLASSES:
             raise ValueError(f"instruments_per_clip must be in 1..{NUM_CLASSES}, got {instruments_per_clip}")
         self.instruments_per_clip = instruments_per_clip
         self.present_per_clip = present_per_clip
         self.temperature = temperature
-        self.onset_weight = onset_weight
-        self.frame_weight = frame_weight
-        self.onset_pos_weight = onset_pos_weight
-        self.agnostic_weight = agnostic_weight
+        self.loss = TranscriptionLoss(onset_weight=onset_weight, frame_weight=frame_weight,
+                                      onset_pos_weight=onset_pos_weight, agnostic_weight=agnostic_weight)
         self.decode = DecodeConfig(**(decode or {}))
         self.seed = seed
         self.class_weights = np.ones(NUM_CLASSES)
         self._val_scores: list[PieceScores] = []
         self._val_agnostic: list[float] = []
         self._val_image: tuple[np.ndarray, np.ndarray, str] | None = None
-        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["models", "optimizer", "scheduler"])
+
+    @property
+    def transcriber(self) -> Any:
+        """The conditioned transcriber (:class:`~jointist.models.base.ConditionedTranscriberModel`)."""
+        return self.model_of("transcriber")
 
     # -- set-up -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -148,31 +153,22 @@ class TranscriptionTask(JointistTask):
                     counts[stem.instrument] += 1
             self.class_weights = (counts + 1.0) ** (1.0 / self.temperature)
 
-    def export_extra(self) -> dict[str, Any]:
-        return {"decode": dict(self.decode.__dict__)}
+    def model_card(self, role: str) -> ModelCard:
+        return super().model_card(role).replace(decode=dict(self.decode.__dict__))
 
     # -- training -------------------------------------------------------------------------------
-    def _bce(self, onset: torch.Tensor, onset_t: torch.Tensor, frame: torch.Tensor, frame_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        bce = nn.functional.binary_cross_entropy_with_logits
-        pos_weight = torch.tensor(self.onset_pos_weight, device=onset.device)
-        # logits may be bf16 under autocast: the losses are taken in float32
-        return bce(onset.float(), onset_t, pos_weight=pos_weight), bce(frame.float(), frame_t)
-
     def _loss(self, batch: ExampleBatch, instruments: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor], Any]:
         frames = num_frames(batch.mix.shape[-1])
         onset_t, frame_t = rolls_for(batch.examples, instruments, frames=frames)
-        features = self.model.features(batch.mix)  # type: ignore[operator]
-        out = self.model.heads(features, torch.from_numpy(instruments).to(self.device))  # type: ignore[operator]
-        onset_t, frame_t = onset_t.to(self.device), frame_t.to(self.device)
-        onset_loss, frame_loss = self._bce(out.onset, onset_t, out.frame, frame_t)
-        loss = self.onset_weight * onset_loss + self.frame_weight * frame_loss
-        parts = {"onset": onset_loss, "frame": frame_loss}
-        if self.agnostic_weight > 0 and hasattr(self.model, "agnostic"):
-            agnostic = self.model.agnostic(features)
-            a_onset_t, a_frame_t = (t.to(self.device) for t in agnostic_rolls(batch.examples, frames=frames))
-            a_onset, a_frame = self._bce(agnostic.onset, a_onset_t, agnostic.frame, a_frame_t)
-            loss = loss + self.agnostic_weight * (self.onset_weight * a_onset + self.frame_weight * a_frame)
-            parts.update(agnostic_onset=a_onset, agnostic_frame=a_frame)
+        features = self.transcriber.features(batch.mix)
+        out = self.transcriber.heads(features, torch.from_numpy(instruments).to(self.device))
+        agnostic = self.transcriber.agnostic(features) if self.loss.agnostic_weight > 0 else None
+        agnostic_targets = None
+        if agnostic is not None:
+            a_onset, a_frame = agnostic_rolls(batch.examples, frames=frames)
+            agnostic_targets = (a_onset.to(self.device), a_frame.to(self.device))
+        loss, parts = self.loss(out, onset_t.to(self.device), frame_t.to(self.device), agnostic=agnostic,
+                                agnostic_targets=agnostic_targets)
         return loss, parts, out
 
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
@@ -195,17 +191,16 @@ class TranscriptionTask(JointistTask):
         self._val_image = None
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
-        features = self.model.features(batch.mix)  # type: ignore[operator]
+        features = self.transcriber.features(batch.mix)
         frames = num_frames(batch.mix.shape[-1])
         losses = []
         for i, ex in enumerate(batch.examples):
             classes = np.asarray(sorted(ex.notes), dtype=np.int64)[None, :]
             if classes.size == 0:
                 continue
-            out = self.model.heads(features[i: i + 1], torch.from_numpy(classes).to(self.device))  # type: ignore[operator]
+            out = self.transcriber.heads(features[i: i + 1], torch.from_numpy(classes).to(self.device))
             onset_t, frame_t = rolls_for([ex], classes, frames=frames)
-            onset_loss, frame_loss = self._bce(out.onset, onset_t.to(self.device), out.frame, frame_t.to(self.device))
-            losses.append(self.onset_weight * onset_loss + self.frame_weight * frame_loss)
+            losses.append(self.loss(out, onset_t.to(self.device), frame_t.to(self.device))[0])
             onset_p = torch.sigmoid(out.onset[0]).float().cpu().numpy()
             frame_p = torch.sigmoid(out.frame[0]).float().cpu().numpy()
             estimate = decode_tracks(onset_p.transpose(1, 0, 2), frame_p.transpose(1, 0, 2), classes[0], config=self.decode)
@@ -213,8 +208,8 @@ class TranscriptionTask(JointistTask):
             window_s = (frames - 0.5) / FRAMES_PER_SECOND
             reference = {c: n.starting_within(-0.5 / FRAMES_PER_SECOND, window_s) for c, n in ex.notes.items()}
             self._val_scores.append(evaluate_piece(f"{ex.track_id}@{ex.start_s}", reference, estimate))
-            if hasattr(self.model, "agnostic"):  # what the shared trunk alone hears, instrument ignored
-                agnostic = self.model.agnostic(features[i: i + 1])
+            agnostic = self.transcriber.agnostic(features[i: i + 1])  # what the shared trunk alone hears
+            if agnostic is not None:
                 pitched = merge_pitched(reference)
                 if len(pitched):
                     heard = decode_notes(torch.sigmoid(agnostic.onset[0]).float().cpu().numpy(),

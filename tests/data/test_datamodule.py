@@ -1,8 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from jointist.cli import CONF_DIR
 from jointist.data.datamodule import SlakhDataModule
@@ -20,14 +20,11 @@ def three_splits(hand_corpus: Path) -> Path:
 @pytest.mark.parametrize("name", ["synth", "slakh2100"])
 def test_data_configs_instantiate_the_datamodule(three_splits, name, monkeypatch):
     monkeypatch.setenv("SLAKH2100_ROOT", str(three_splits))
-    cfg = OmegaConf.load(Path(CONF_DIR) / "data" / f"{name}.yaml")
-    if name == "synth":
-        cfg.root = str(three_splits)
-    cfg.segment_s = 1.0
-    cfg.batch_size = 2
-    cfg.num_workers = 0
-    cfg.train_examples_per_epoch = 4
-    dm = instantiate(OmegaConf.create({"seed": 5, "data": cfg}).data)  # as composed under a top-level config
+    monkeypatch.setenv("JOINTIST_SYNTH_ROOT", str(three_splits))
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=[f"data={name}", "seed=5", "data.segment_s=1.0", "data.batch_size=2",
+                                          "data.num_workers=0", "data.train_examples_per_epoch=4"])
+    dm = instantiate(cfg.data)
     assert isinstance(dm, SlakhDataModule) and dm.root == three_splits and dm.seed == 5
     dm.setup()
     train = list(dm.train_dataloader())

@@ -1,0 +1,26 @@
+"""The inference settings shared by ``jointist-transcribe`` and ``jointist-evaluate`` (``conf/inference``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from omegaconf import DictConfig, OmegaConf
+
+from jointist.pipeline import Transcriber
+
+
+def build_transcriber(cfg: DictConfig) -> Transcriber:
+    """A :class:`~jointist.pipeline.Transcriber` from the ``inference`` keys of a command's config."""
+    transcriber = Transcriber(
+        cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
+        window_s=cfg.window_s, hop_s=cfg.hop_s, progress=cfg.progress, recognizer=cfg.recognizer,
+    )
+    overrides = {k: v for k, v in OmegaConf.to_container(cfg.decode).items() if v is not None}  # type: ignore[union-attr]
+    if overrides:
+        transcriber.decode = dataclasses.replace(transcriber.decode, **overrides)
+    return transcriber
+
+
+def instrument_request(value: object) -> str | list[str | int]:
+    """``instruments=`` as given: a word (``all``, ``auto``, ``gt``) or a list of names."""
+    return value if isinstance(value, str) else list(value)  # type: ignore[call-overload]

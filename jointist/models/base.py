@@ -1,0 +1,227 @@
+"""The model contract: role protocols, a registry that records constructor arguments, model cards.
+
+Every model of jointist is a plain ``nn.Module`` that subclasses :class:`JointistModel` and names its
+role. Subclassing registers the class (``MODEL_REGISTRY``) and records the keyword arguments each
+instance was built with (``init_args``), so a model file can rebuild it without Hydra and no model
+keeps a hand-written copy of its own configuration.
+
+The roles and what the pipeline and the tasks may call on a model of that role:
+
+=============== ===========================================================================
+``recognizer``  :class:`RecognizerModel`: audio (B, samples) -> logits (B, 39)
+``transcriber`` :class:`ConditionedTranscriberModel`: ``features(audio)`` once per clip, then
+                ``heads(features, instruments)`` per instrument, ``agnostic(features)`` or None
+``separator``   :class:`SeparatorModel`: mixture, instruments and posteriorgrams -> stems
+``seq2seq``     :class:`Seq2SeqModel`: spectrogram segments -> token ids
+=============== ===========================================================================
+
+A :class:`ModelCard` travels with the weights: class, arguments, sample rate, hop, trained steps,
+training data and the inference settings tuned on validation (decode or class thresholds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from jointist.constants import HOP_LENGTH, SAMPLE_RATE
+
+__all__ = [
+    "MODEL_REGISTRY",
+    "ROLES",
+    "ConditionedTranscriberModel",
+    "JointistModel",
+    "ModelCard",
+    "RecognizerModel",
+    "SeparatorModel",
+    "Seq2SeqModel",
+    "TranscriberOutput",
+    "model_class",
+]
+
+ROLES = ("recognizer", "transcriber", "separator", "seq2seq")
+"""The roles a model can play; one model file holds at most one model per role."""
+
+MODEL_REGISTRY: dict[str, type[JointistModel]] = {}
+"""Class name -> class of every :class:`JointistModel` subclass that has been imported."""
+
+
+class TranscriberOutput(NamedTuple):
+    """Onset and frame logits, shaped (batch, instrument, time, 88) (or (batch, time, 88) agnostic)."""
+
+    onset: torch.Tensor
+    frame: torch.Tensor
+
+
+@runtime_checkable
+class RecognizerModel(Protocol):
+    """Which instrument classes play in a clip."""
+
+    def __call__(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> (batch, 39) logits."""
+        ...
+
+
+@runtime_checkable
+class ConditionedTranscriberModel(Protocol):
+    """A transcriber whose instrument-independent work runs once per clip."""
+
+    def features(self, audio: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> per-clip features, whatever the number of instruments."""
+        ...
+
+    def heads(self, features: torch.Tensor, instruments: torch.Tensor) -> TranscriberOutput:
+        """Features and instrument indices (batch, K) -> logits (batch, K, time, 88)."""
+        ...
+
+    def agnostic(self, features: torch.Tensor) -> TranscriberOutput | None:
+        """Instrument-agnostic logits (batch, time, 88) of every pitched note, or None without that head."""
+        ...
+
+
+@runtime_checkable
+class SeparatorModel(Protocol):
+    """A separator conditioned on an instrument and on the transcriber's posteriorgram."""
+
+    def __call__(self, audio: torch.Tensor, instruments: torch.Tensor, posteriorgram: torch.Tensor) -> torch.Tensor:
+        """audio (batch, samples), instruments (batch, K), frame posteriors (batch, K, time, 88)
+        -> stems (batch, K, samples)."""
+        ...
+
+
+@runtime_checkable
+class Seq2SeqModel(Protocol):
+    """An encoder-decoder emitting MIDI-like token ids."""
+
+    def generate(self, spectrogram: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
+        """(batch, frames, bins) -> token ids (batch, tokens)."""
+        ...
+
+
+ROLE_PROTOCOLS: dict[str, type] = {
+    "recognizer": RecognizerModel,
+    "transcriber": ConditionedTranscriberModel,
+    "separator": SeparatorModel,
+    "seq2seq": Seq2SeqModel,
+}
+
+
+def _plain(value: Any) -> Any:
+    """Constructor arguments as plain, serialisable values (tuples become lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):  # lists, tuples, OmegaConf ListConfig
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"model constructor arguments must be plain values, got {type(value).__name__}: {value!r}")
+
+
+class JointistModel(nn.Module):
+    """Base class of every jointist model: registers the subclass and records ``init_args``.
+
+    Subclasses set ``role`` (one of :data:`ROLES`) and take keyword arguments of plain values.
+    """
+
+    role: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.role not in ROLES:
+            raise TypeError(f"{cls.__name__}.role must be one of {ROLES}, got {cls.role!r}")
+        MODEL_REGISTRY[cls.__name__] = cls
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: JointistModel, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self).__init__ is recording_init:  # the constructor that built the object describes it
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                arguments.pop("self")
+                self._init_args = _plain(arguments)
+
+        cls.__init__ = recording_init  # type: ignore[method-assign]
+
+    @property
+    def init_args(self) -> dict[str, Any]:
+        """The keyword arguments this model was built with (plain values): ``type(m)(**m.init_args)``
+        rebuilds it."""
+        return dict(self.__dict__.get("_init_args", {}))
+
+    def card(self, **fields: Any) -> ModelCard:
+        """A :class:`ModelCard` describing this model, with optional extra fields."""
+        return ModelCard(role=self.role, class_name=type(self).__name__, init_args=self.init_args, **fields)
+
+
+def model_class(name: str) -> type[JointistModel]:
+    """The registered class called ``name`` (``jointist.models`` imports, and so registers, every
+    built-in model)."""
+    if name not in MODEL_REGISTRY:
+        raise KeyError(f"unknown model class {name!r}; known: {', '.join(sorted(MODEL_REGISTRY))}")
+    return MODEL_REGISTRY[name]
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model file says about one model besides its weights.
+
+    Attributes:
+        role: one of :data:`ROLES`.
+        class_name: the registered class; ``init_args`` its constructor's keyword arguments.
+        sample_rate, hop_length: the audio the model expects (16 kHz, 160 samples per frame).
+        trained_steps: optimiser steps behind these weights (None: unknown).
+        training_data: a short description of the data it was trained on (no machine paths).
+        decode: note-decoding thresholds (transcribers), see :class:`~jointist.postprocess.DecodeConfig`.
+        thresholds: per-class decision thresholds (recognizers), 39 values.
+        aggregate: how window probabilities become a song's (recognizers): ``max`` or ``mean``.
+        notes: free text (how it was made).
+    """
+
+    role: str
+    class_name: str
+    init_args: dict[str, Any] = field(default_factory=dict)
+    sample_rate: int = SAMPLE_RATE
+    hop_length: int = HOP_LENGTH
+    trained_steps: int | None = None
+    training_data: str | None = None
+    decode: dict[str, float] | None = None
+    thresholds: list[float] | None = None
+    aggregate: str | None = None
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"model card role must be one of {ROLES}, got {self.role!r}")
+
+    def replace(self, **changes: Any) -> ModelCard:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model card fields {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**dict(data))
+
+    def build(self) -> JointistModel:
+        """A freshly initialised model of this card's class and arguments."""
+        model = model_class(self.class_name)(**self.init_args)
+        if model.role != self.role:
+            raise ValueError(f"{self.class_name} plays the role {model.role!r}, the card says {self.role!r}")
+        return model

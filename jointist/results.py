@@ -1,0 +1,105 @@
+"""Typed results of inference: leaf types that import no engine, no exporter and no plotting.
+
+- :class:`Posteriorgram`: song-long probabilities over 88 keys in a compact uint8 encoding
+  (probability x 255, rounded; 88 bytes per frame, 8.8 kB per second at 100 frames/s).
+- :class:`InstrumentResult`: one instrument's notes, posteriorgrams and, when separated, its stem.
+- :class:`Transcription`: the result of one recording: every instrument, plus what the recognizer
+  detected.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
+from jointist.instruments import Instrument
+from jointist.midi import write_midi
+from jointist.notes import NoteArray
+
+__all__ = ["InstrumentResult", "Posteriorgram", "Transcription"]
+
+
+@dataclass
+class Posteriorgram:
+    """Probabilities (frames, ...) stored as uint8 (probability x 255, rounded half up).
+
+    The encoding is owned here: :meth:`encode` turns probabilities into codes, :meth:`probabilities`
+    gives them back as float32 (within 1/510 of the originals).
+    """
+
+    codes: np.ndarray
+    fps: int = FRAMES_PER_SECOND
+
+    SCALE = 255
+
+    def __post_init__(self) -> None:
+        if self.codes.dtype != np.uint8:
+            raise TypeError(f"posteriorgram codes must be uint8, got {self.codes.dtype}")
+
+    @classmethod
+    def encode(cls, probabilities: torch.Tensor) -> torch.Tensor:
+        """Probabilities in [0, 1] (any shape, any float dtype) -> uint8 codes, same shape."""
+        return (probabilities * cls.SCALE + 0.5).to(torch.uint8)
+
+    @classmethod
+    def from_probabilities(cls, probabilities: np.ndarray | torch.Tensor, *, fps: int = FRAMES_PER_SECOND) -> Posteriorgram:
+        return cls(cls.encode(torch.as_tensor(probabilities)).cpu().numpy(), fps=fps)
+
+    def probabilities(self) -> np.ndarray:
+        """float32 probabilities, same shape as :attr:`codes`."""
+        return self.codes.astype(np.float32) / self.SCALE
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_frames / self.fps
+
+
+@dataclass
+class InstrumentResult:
+    """One instrument of a recording: its notes, onset and frame posteriorgrams (frames, 88), and
+    its separated stem (samples,) at ``sample_rate`` when a separator ran."""
+
+    instrument: Instrument
+    notes: NoteArray
+    onset: Posteriorgram
+    frame: Posteriorgram
+    stem: np.ndarray | None = None
+    sample_rate: int = SAMPLE_RATE
+
+
+@dataclass
+class Transcription:
+    """The result of transcribing one recording.
+
+    Attributes:
+        duration_s: length of the audio.
+        tracks: one result per instrument, in the order they were requested.
+        source: the file it came from (None for arrays).
+        detected: instrument name -> song-level probability, when the recognizer chose the instruments.
+    """
+
+    duration_s: float
+    tracks: list[InstrumentResult]
+    source: str | None = None
+    detected: dict[str, float] = field(default_factory=dict)
+
+    def notes(self) -> dict[int, NoteArray]:
+        """Notes per class index."""
+        return {t.instrument.index: t.notes for t in self.tracks}
+
+    def write_midi(self, path: str | os.PathLike[str]) -> Path:
+        """One MIDI track per instrument (General MIDI program, drums on channel 10), written atomically."""
+        return write_midi({t.instrument: t.notes for t in self.tracks}, path)
+
+    def stems(self) -> dict[str, np.ndarray]:
+        """Instrument name -> separated stem, for the instruments that have one."""
+        return {t.instrument.name: t.stem for t in self.tracks if t.stem is not None}

@@ -1,0 +1,79 @@
+"""Losses as modules, shared by the single-role tasks and the joint task.
+
+All losses are taken in float32 (logits may be bf16 under autocast).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from jointist.instruments import NUM_CLASSES
+from jointist.models.base import TranscriberOutput
+
+__all__ = ["RecognitionLoss", "TranscriptionLoss"]
+
+
+class TranscriptionLoss(nn.Module):
+    """Weighted BCE on onset and frame rolls, plus the instrument-agnostic auxiliary terms.
+
+    Args:
+        onset_weight, frame_weight: weights of the two terms.
+        onset_pos_weight: weight of the positive cells in the onset BCE; onsets are ~0.1% of the
+            roll, and without it the onset branch learns far more slowly than the frame branch.
+        agnostic_weight: weight of the instrument-agnostic onset and frame terms (every pitched note
+            of the clip is a target there: a dense signal for a transcriber's shared trunk).
+    """
+
+    def __init__(
+        self, *, onset_weight: float = 1.0, frame_weight: float = 1.0, onset_pos_weight: float = 1.0,
+        agnostic_weight: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.onset_weight = onset_weight
+        self.frame_weight = frame_weight
+        self.agnostic_weight = agnostic_weight
+        self.register_buffer("onset_pos_weight", torch.tensor(float(onset_pos_weight)), persistent=False)
+
+    def pair(self, logits: TranscriberOutput, onset: torch.Tensor, frame: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(onset BCE, frame BCE) of logits against rolls of the same shape."""
+        bce = nn.functional.binary_cross_entropy_with_logits
+        return (bce(logits.onset.float(), onset, pos_weight=self.onset_pos_weight),
+                bce(logits.frame.float(), frame))
+
+    def forward(
+        self,
+        logits: TranscriberOutput,
+        onset: torch.Tensor,
+        frame: torch.Tensor,
+        *,
+        agnostic: TranscriberOutput | None = None,
+        agnostic_targets: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total loss and its parts (``onset``, ``frame``, ``agnostic_onset``, ``agnostic_frame``).
+
+        Args:
+            logits: (batch, K, time, 88) of the conditioned heads; ``onset``/``frame`` their rolls.
+            agnostic: (batch, time, 88) logits of the agnostic head, with ``agnostic_targets``.
+        """
+        onset_loss, frame_loss = self.pair(logits, onset, frame)
+        loss = self.onset_weight * onset_loss + self.frame_weight * frame_loss
+        parts = {"onset": onset_loss, "frame": frame_loss}
+        if self.agnostic_weight > 0 and agnostic is not None and agnostic_targets is not None:
+            a_onset, a_frame = self.pair(agnostic, *agnostic_targets)
+            loss = loss + self.agnostic_weight * (self.onset_weight * a_onset + self.frame_weight * a_frame)
+            parts.update(agnostic_onset=a_onset, agnostic_frame=a_frame)
+        return loss, parts
+
+
+class RecognitionLoss(nn.Module):
+    """Multi-label BCE on the 39 class logits with per-class positive weights (``pos_weight``,
+    set from the training data's class counts by the task; ones by default)."""
+
+    def __init__(self, n_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        self.register_buffer("pos_weight", torch.ones(n_classes))
+
+    def forward(self, logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """logits (batch, 39), present (batch, 39) multi-hot -> scalar."""
+        return nn.functional.binary_cross_entropy_with_logits(logits.float(), present, pos_weight=self.pos_weight)
