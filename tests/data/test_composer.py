@@ -1,12 +1,31 @@
-"""Tests of the song composer: determinism, stem counts, guest classes, ranges and MIDI-safe notes."""
+"""Tests of the song composer: determinism, stem counts, guest classes, ranges and MIDI-safe notes.
+
+The golden hashes were taken with the single-module composer (``jointist/data/composer.py`` at cc483b4)
+before it became a package: the same seed must still give the same notes and the same MIDI bytes.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import io
 
 import numpy as np
 import pytest
 
 from jointist.data.composer import PITCH_RANGES, ROLES, Song, Stem, compose_song
-from jointist.instruments import DRUMS, NUM_CLASSES
+from jointist.data.composer import classes as composer_classes
+from jointist.data.composer.parts import GENERATORS, LEAD_ROLES
+from jointist.data.composer.plan import roles_for_class
+from jointist.data.composer.tables import (
+    ACTIVITY,
+    BASE_VELOCITY,
+    FILL_ROLES,
+    MAX_PER_ROLE,
+    ROLE_CLASSES,
+    ROLE_WINDOWS,
+)
+from jointist.data.synthetic import write_song_midi
+from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES
 from jointist.notes import NoteArray
 
 
@@ -259,3 +278,134 @@ def test_stem_instrument_property():
         assert stem.instrument.is_drum == stem.is_drum
         if not stem.is_drum:
             assert stem.program in stem.instrument.programs
+
+
+# ----- golden songs ----------------------------------------------------------------------------------------------------
+
+_TRACK = {"min_stems": 4, "max_stems": 12, "tempo_bpm_range": (60.0, 180.0)}  # what synthetic.compose_track passes
+GOLDEN: dict[str, tuple[object, dict, str, str]] = {
+    # name: (rng seed, compose_song arguments, sha256 of the notes dump, sha256 of the MIDI bytes)
+    "track_s0_n1": (
+        [0, 1], {"duration_s": 30.0, "guest_class": 5, **_TRACK},
+        "1403fb05cee92f9fb567aff5ba5c84e2dc8912a86acd96f274d6cd7375c8241a",
+        "d8e7e7824a6e3c303d230101cdd89ce931d9e1fc5e7b5ba70f8123340fd7146a",
+    ),
+    "track_s0_n2": (
+        [0, 2], {"duration_s": 30.0, "guest_class": 38, **_TRACK},
+        "a399d4ee0f6e47653436c62e488cd06b265f17084824c931a0a165720029a31b",
+        "876d6e88085aee2b86b8c3d83b487368535392673075c18725458381b331a99b",
+    ),
+    "track_s3_n17": (
+        [3, 17], {"duration_s": 30.0, "guest_class": 17, **_TRACK},
+        "dda27095a3541ebaf8ca097b4c7582450647f8bfd9ee6912c900c4afeb4638ef",
+        "96650efd61f439315995cc2ecb00cadc1dca63e1b803022038feedf0ae051b7f",
+    ),
+    "track_s7_n40": (
+        [7, 40], {"duration_s": 60.0, "guest_class": 16, **_TRACK},
+        "8adfa39495b9495def9e1f48f1fd198df4bdfc36cf5b9b6a140d4768d381fe02",
+        "9667a74b2d7a5dd672a89b925987da7f680ca3c89e225249cd901cf93803be32",
+    ),
+    "s1_d10": (
+        1, {"duration_s": 10.0},
+        "fbd4a12c11638bd2846b880d1e237f63b0f21dab3474a6eb52d26cde7bb647c2",
+        "12efa055c5a671bd1513631fe361423198cb18eb3d2332110d04e273d7668a07",
+    ),
+    "s2_d4": (
+        2, {"duration_s": 4.0, "guest_class": 36},
+        "5fa7ddda168e1da3dfcfccd1c299d058f7e1f0032b67091f284200ed202a8805",
+        "696ce233f2374018762f67828fd31293930f6f72cf83999d09a65703d6e2a90f",
+    ),
+    "s3_d0.5": (
+        3, {"duration_s": 0.5, "guest_class": 21},
+        "5d1f0f83bbfabaf89363eb14c227ab60160c79358f24e09ecf92ee019057940b",
+        "f5973d29f2ea72eca74dabca27a0c94437fe7d09c7411551da57c3bda251ddf5",
+    ),
+    "s4_d45_slow": (
+        4, {"duration_s": 45.0, "tempo_bpm_range": (60.0, 80.0), "guest_class": 28},
+        "bff157592a19abc47b3f999bee9cfdc938aeaa75f404c3b29074a24f1ae01170",
+        "1d925b554866c5d04273011c94b1cfc4bf19f3ec48f8294f063a5b8cafc12e27",
+    ),
+    "s5_d20_fast": (
+        5, {"duration_s": 20.0, "tempo_bpm_range": (150.0, 180.0), "guest_class": 34},
+        "5c1326b867eff2aa4f08d07d39915d2384dba0fa75950def2153f202300d7981",
+        "fecac46247eb2aa37269e3d3016d85220b24b333c33a356a34d1f3f469ee2779",
+    ),
+    "s6_d90_max": (
+        6, {"duration_s": 90.0, "min_stems": 12, "max_stems": 14, "guest_class": 37},
+        "dbb6494b10b5a72e58f39ddabb6715f5f318b20d93a22d0561263fb88435307f",
+        "2413235e6c70e9f2e4b44a99d20b1a5ce2777d0143ae7e7b582d18a416f7009d",
+    ),
+    "s11_d15_one": (
+        11, {"duration_s": 15.0, "min_stems": 1, "max_stems": 1, "guest_class": 9},
+        "028a7c26d2e782c6c3151b4d77aea4ca410af26509a62a64950f2a7307e70cfe",
+        "737d71692e26bb2b961b489bd8dba312fa5893c237b3166a133b20cb4a366e11",
+    ),
+    "s12_d30_120": (
+        12, {"duration_s": 30.0, "tempo_bpm_range": (120.0, 120.0), "guest_class": 0},
+        "36d1d62c924f646c4590817ce7d4f441253439a16bfb5129ebc3aebd7bb4fe9e",
+        "eceb08b2f398384540387e3fadec99a1df00894ee022d7ced829c28cc8902a03",
+    ),
+}
+GOLDEN_MANY = "9cc0bf298ea0c0b65410fb9f53ee4803ff0271243ae694976d9bdde7d2fd5128"
+"""sha256 over the notes dumps of the 100 songs of :func:`test_many_songs_match_golden_hash`."""
+
+
+def _notes_sha256(song: Song) -> str:
+    """sha256 of a canonical dump of the song: header, then per stem its identity and its note arrays."""
+    h = hashlib.sha256()
+    h.update(repr((song.tempo_bpm, song.beats_per_bar, song.key_name, song.duration_s, len(song.stems))).encode())
+    for s in song.stems:
+        h.update(repr((s.program, s.is_drum, s.role, len(s.notes))).encode())
+        h.update(np.asarray(s.notes.onset_s, np.float64).tobytes())
+        h.update(np.asarray(s.notes.offset_s, np.float64).tobytes())
+        h.update(np.asarray(s.notes.pitch, np.int64).tobytes())
+        h.update(np.asarray(s.notes.velocity, np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _midi_sha256(song: Song) -> str:
+    buf = io.BytesIO()
+    write_song_midi(song.stems, tempo_bpm=song.tempo_bpm, path=None).write(buf)
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+@pytest.mark.parametrize("name", list(GOLDEN))
+def test_same_seed_gives_golden_notes_and_midi(name):
+    seed, kwargs, notes_sha, midi_sha = GOLDEN[name]
+    song = compose_song(np.random.default_rng(seed), **kwargs)
+    # The notes first: a mismatch there means composition changed, a MIDI-only one means MIDI writing did.
+    assert _notes_sha256(song) == notes_sha, "composition changed"
+    assert _midi_sha256(song) == midi_sha, "MIDI writing changed (the notes did not)"
+
+
+def test_many_songs_match_golden_hash():
+    h = hashlib.sha256()
+    for seed in range(100):
+        song = compose_song(
+            np.random.default_rng([seed, 2024]), duration_s=(8.0, 2.0, 20.0, 0.7)[seed % 4],
+            guest_class=seed % 39 if seed % 5 else None, min_stems=1 + seed % 4, max_stems=4 + seed % 11,
+        )
+        h.update(_notes_sha256(song).encode())
+    assert h.hexdigest() == GOLDEN_MANY
+
+
+# ----- package structure -----------------------------------------------------------------------------------------------
+
+
+def test_every_role_the_planner_can_choose_has_a_generator(corpus):
+    fixed = {"drums", "bass", "chords", "melody"}  # the roles _choose_voices adds before filling the band
+    guest_roles = {role for index in range(NUM_CLASSES) for role in roles_for_class(index)}
+    plannable = fixed | set(FILL_ROLES) | set(ROLE_CLASSES) | guest_roles
+    assert plannable <= set(GENERATORS)
+    assert set(GENERATORS) == set(ROLES)
+    assert LEAD_ROLES <= set(GENERATORS)
+    for table in (ACTIVITY, BASE_VELOCITY, ROLE_WINDOWS, MAX_PER_ROLE, ROLE_CLASSES):
+        assert set(table) == set(ROLES)
+    # and the planner does choose every one of them
+    assert {stem.role for _, stem in _all_stems(corpus)} == set(GENERATORS)
+
+
+def test_class_constants_match_the_instrument_map():
+    for inst in INSTRUMENTS:
+        name = "DRUM_KIT" if inst.is_drum else inst.slug.upper()
+        assert getattr(composer_classes, name) == inst.index, name
