@@ -31,9 +31,9 @@ from jointist.audio.io import load_audio, write_audio
 from jointist.data.slakh import load_index
 from jointist.data.synthetic import CorpusSpec, render_corpus
 from jointist.metrics import evaluate_piece, summarise
+from jointist.midi import read_midi
 from jointist.notes import NoteArray
 from jointist.pipeline import Transcriber
-from jointist.postprocess import read_midi
 
 COMMON = [0, 10, 38, 9, 8, 33, 15, 1, 5, 24]
 

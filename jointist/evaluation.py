@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ def evaluate_split(
     root: str | os.PathLike[str],
     split: str = "test",
     *,
-    instruments: str | list[str] = "gt",
+    instruments: str | Sequence[str | int] = "gt",
     max_tracks: int | None = None,
     progress: bool = True,
 ) -> tuple[TranscriptionReport, list[PieceScores]]:

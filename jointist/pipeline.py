@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 import torch
@@ -299,9 +299,10 @@ class Transcriber:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if instruments_per_pass < 1:
             raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
-        self.model, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
-        if not isinstance(self.model, ConditionedTranscriberModel):
-            raise CheckpointError(f"{self.model_path}: {type(self.model).__name__} is not a conditioned transcriber")
+        loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
+        if not isinstance(loaded, ConditionedTranscriberModel):
+            raise CheckpointError(f"{self.model_path}: {type(loaded).__name__} is not a conditioned transcriber")
+        self.model: ConditionedTranscriberModel = cast(ConditionedTranscriberModel, loaded)
         self.device = device
         self.batch_size = batch_size
         self.instruments_per_pass = instruments_per_pass

@@ -1,7 +1,7 @@
-"""Posteriorgrams -> notes -> multitrack MIDI. Plain numpy, testable without a model.
+"""Posteriorgrams -> notes. Plain numpy, testable without a model.
 
-Both transcription heads end in :class:`~jointist.notes.NoteArray` per instrument, so MIDI export,
-JSON export and metrics are shared.
+Both transcription heads end in :class:`~jointist.notes.NoteArray` per instrument, so MIDI export
+(:mod:`jointist.midi`), JSON export (:mod:`jointist.export`) and metrics are shared.
 
 Note decoding (onsets-and-frames style), per pitch:
 1. an onset is a frame whose onset probability is >= ``onset_threshold`` and a local maximum
@@ -16,20 +16,15 @@ Drums keep onsets only; each hit gets a fixed ``drum_note_s`` duration.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from jointist.atomic import atomic_path
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
-from jointist.instruments import DRUMS, Instrument, by_index
+from jointist.instruments import DRUMS
 from jointist.notes import NoteArray
 
-__all__ = ["DecodeConfig", "decode_notes", "decode_tracks", "notes_to_json", "read_midi", "suppress_shared_onsets", "write_midi"]
+__all__ = ["DecodeConfig", "decode_notes", "decode_tracks", "suppress_shared_onsets"]
 
 
 @dataclass(frozen=True)
@@ -147,60 +142,3 @@ def decode_tracks(
         c: decode_notes(onset[:, j], frame[:, j], is_drum=bool(drums[j]), config=config, fps=fps)
         for j, c in enumerate(classes)
     }
-
-
-def write_midi(
-    tracks: Mapping[int | Instrument, NoteArray], path: str | os.PathLike[str], *, tempo_bpm: float = 120.0
-) -> Path:
-    """One MIDI track per instrument class with its representative GM program; drums on channel 10.
-
-    Written atomically. Classes are written in index order so files are reproducible.
-    """
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo_bpm, resolution=960)
-    items = sorted((((by_index(k) if isinstance(k, int) else k), v) for k, v in tracks.items()), key=lambda kv: kv[0].index)
-    for inst, notes in items:
-        track = pretty_midi.Instrument(program=inst.program, is_drum=inst.is_drum, name=inst.name)
-        track.notes = [
-            pretty_midi.Note(velocity=int(v), pitch=int(p), start=float(a), end=float(max(b, a + 1e-3)))
-            for a, b, p, v in zip(notes.onset_s, notes.offset_s, notes.pitch, notes.velocity)
-        ]
-        pm.instruments.append(track)
-    with atomic_path(path) as tmp:
-        pm.write(str(tmp))
-    return Path(path)
-
-
-def read_midi(path: str | os.PathLike[str]) -> dict[int, NoteArray]:
-    """Notes per instrument class from a MIDI file (tracks of one class are merged)."""
-    import pretty_midi
-
-    from jointist.instruments import by_program
-
-    pm = pretty_midi.PrettyMIDI(str(path))
-    parts: dict[int, list] = {}
-    for inst in pm.instruments:
-        parts.setdefault(by_program(inst.program, is_drum=inst.is_drum).index, []).extend(inst.notes)
-    return {
-        c: NoteArray.from_arrays([n.start for n in ns], [n.end for n in ns], [n.pitch for n in ns], [n.velocity for n in ns])
-        for c, ns in sorted(parts.items())
-    }
-
-
-def notes_to_json(tracks: Mapping[int, NoteArray], *, extra: Mapping[str, object] | None = None) -> str:
-    """A JSON document: ``{"instruments": [{"index", "name", "program", "is_drum", "notes": [...]}]}``."""
-    doc = {
-        **(dict(extra) if extra else {}),
-        "instruments": [
-            {
-                "index": c, "name": by_index(c).name, "program": by_index(c).program, "is_drum": by_index(c).is_drum,
-                "notes": [
-                    {"onset_s": round(e.onset_s, 4), "offset_s": round(e.offset_s, 4), "pitch": e.pitch, "velocity": e.velocity}
-                    for e in notes.to_events()
-                ],
-            }
-            for c, notes in sorted(tracks.items())
-        ],
-    }
-    return json.dumps(doc, indent=1)

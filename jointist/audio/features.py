@@ -52,6 +52,8 @@ class STFT(nn.Module):
     layout back to ``(batch, samples)``.
     """
 
+    window: torch.Tensor
+
     def __init__(self, n_fft: int = STFT_N_FFT, *, hop_length: int = HOP_LENGTH) -> None:
         super().__init__()
         self.n_fft = n_fft
@@ -86,6 +88,8 @@ class LogMel(nn.Module):
 
     Output: ``log(max(mel_power, 1e-5))`` of shape ``(batch, frames, n_mels)``.
     """
+
+    mel_basis: torch.Tensor
 
     def __init__(
         self,
@@ -124,6 +128,9 @@ class CQT(nn.Module):
     complex exponentials whose length is ``Q * sample_rate / f_k``, so every bin has a constant Q.
     Defaults: one bin per key of the 88-key axis, A0 to C8.
     """
+
+    kernel_real: torch.Tensor
+    kernel_imag: torch.Tensor
 
     def __init__(
         self,
@@ -267,7 +274,7 @@ class HarmonicSpectrogram(nn.Module):
         return torch.stack(channels, dim=1)
 
 
-def build_frontend(kind: str = "logmel", **kwargs: object) -> nn.Module:
+def build_frontend(kind: str = "logmel", **kwargs: object) -> LogMel | CQT:
     """Front-end by name: ``logmel`` (default) or ``cqt``; kwargs go to its constructor.
 
     :class:`HarmonicSpectrogram` is not offered here: its output has a harmonic axis, ``(batch,

@@ -39,8 +39,8 @@ def run(cfg: DictConfig) -> dict:
         models["transcriber"] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))
         tuned = save_models(models, Path(cfg.out) / "model_tuned.pt")
         log.info("best: %s -> %s", decode, tuned)
-        transcriber.decode = DecodeConfig(**{k: v for k, v in decode.items() if k in
-                                             {f.name for f in dataclasses.fields(DecodeConfig)}})
+        known = {f.name for f in dataclasses.fields(DecodeConfig)}
+        transcriber.decode = DecodeConfig(**{k: v for k, v in decode.items() if k in known})  # type: ignore[arg-type]
         out["tuned_model"] = tuned
     runs = [("auto", "auto"), ("gt", "gt")] if instruments == "auto" else [(None, instruments)]
     if instruments == "auto":
@@ -48,8 +48,8 @@ def run(cfg: DictConfig) -> dict:
                                       progress=cfg.progress)
         out["recognition"] = reports
         write_recognition_report(reports, Path(cfg.out) / "recognition")
-        for level, report in reports.items():
-            print(f"### recognition ({level})\n\n{report.to_markdown()}\n")
+        for level, recognition in reports.items():
+            print(f"### recognition ({level})\n\n{recognition.to_markdown()}\n")
     for name, which in runs:
         report, _ = evaluate_split(transcriber, cfg.data_root, cfg.split, instruments=which, max_tracks=cfg.max_tracks,
                                    progress=cfg.progress)

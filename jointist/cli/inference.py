@@ -15,7 +15,8 @@ def build_transcriber(cfg: DictConfig) -> Transcriber:
         cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
         window_s=cfg.window_s, hop_s=cfg.hop_s, progress=cfg.progress, recognizer=cfg.recognizer,
     )
-    overrides = {k: v for k, v in OmegaConf.to_container(cfg.decode).items() if v is not None}  # type: ignore[union-attr]
+    decode = OmegaConf.to_container(cfg.decode)
+    overrides = {str(k): v for k, v in decode.items() if v is not None} if isinstance(decode, dict) else {}
     if overrides:
         transcriber.decode = dataclasses.replace(transcriber.decode, **overrides)
     return transcriber

@@ -151,7 +151,7 @@ def compose_track(spec: CorpusSpec, job: TrackJob) -> tuple[Song, list[Path]]:
     rng = np.random.default_rng([spec.seed, job.number])
     song = compose_song(
         rng, duration_s=spec.duration_s, guest_class=job.guest_class, min_stems=spec.min_stems,
-        max_stems=spec.max_stems, tempo_bpm_range=tuple(spec.tempo_bpm_range),
+        max_stems=spec.max_stems, tempo_bpm_range=(float(spec.tempo_bpm_range[0]), float(spec.tempo_bpm_range[1])),
     )
     tick_s = 60.0 / (song.tempo_bpm * MIDI_RESOLUTION)
     stems = [

@@ -152,7 +152,7 @@ class JointistModel(nn.Module):
                 arguments.pop("self")
                 self._init_args = _plain(arguments)
 
-        cls.__init__ = recording_init  # type: ignore[method-assign]
+        cls.__init__ = recording_init  # type: ignore[method-assign,assignment]
 
     @property
     def init_args(self) -> dict[str, Any]:
@@ -196,7 +196,7 @@ class ModelCard:
     hop_length: int = HOP_LENGTH
     trained_steps: int | None = None
     training_data: str | None = None
-    decode: dict[str, float] | None = None
+    decode: dict[str, Any] | None = None
     thresholds: list[float] | None = None
     aggregate: str | None = None
     notes: str = ""

@@ -7,12 +7,22 @@ from torch import nn
 
 from jointist.models.film import FiLM
 
-__all__ = ["PRIOR_LOGIT", "ConvBlock", "ConvStack"]
+__all__ = ["PRIOR_LOGIT", "ConvBlock", "ConvStack", "init_prior"]
 
 PRIOR_LOGIT = -4.0
 """Output biases of sparse roll predictions start at sigmoid(-4) = 0.018, near the share of active
 cells in a piano roll, so the first steps are not spent pushing 88 x T outputs from 0.5 down (the
 focal-loss paper's prior initialisation)."""
+
+
+
+def init_prior(layer: nn.Module) -> None:
+    """Set a roll output layer's bias to :data:`PRIOR_LOGIT`."""
+    bias = getattr(layer, "bias", None)
+    if not isinstance(bias, torch.Tensor):
+        raise TypeError(f"{type(layer).__name__} has no bias to initialise")
+    nn.init.constant_(bias, PRIOR_LOGIT)
+
 
 _Pair = int | tuple[int, int]
 

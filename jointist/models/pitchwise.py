@@ -35,7 +35,7 @@ from jointist.audio.features import HarmonicSpectrogram
 from jointist.constants import N_PITCHES
 from jointist.instruments import NUM_CLASSES
 from jointist.models.base import JointistModel, TranscriberOutput
-from jointist.models.blocks import PRIOR_LOGIT, ConvBlock
+from jointist.models.blocks import ConvBlock, init_prior
 from jointist.models.film import FiLM
 
 __all__ = ["PitchwiseTranscriber"]
@@ -134,7 +134,7 @@ class PitchwiseTranscriber(JointistModel):
         self.key_embedding = nn.Parameter(torch.zeros(1, c_key, 1, N_PITCHES))
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.agnostic_out = nn.Conv2d(c_key, 2, 1)
-        nn.init.constant_(self.agnostic_out.bias, PRIOR_LOGIT)
+        init_prior(self.agnostic_out)
 
         self.onset_branch = _Branch(c_key, head_channels, cond_dim=n_classes, film=film, layers=film_layers)
         self.frame_branch = _Branch(c_key, head_channels, cond_dim=n_classes, film=film, layers=film_layers)
@@ -144,8 +144,8 @@ class PitchwiseTranscriber(JointistModel):
             nn.ReLU(inplace=True),
             nn.Conv2d(head_channels, 1, (3, 1), padding=(refine_dilation, 0), dilation=(refine_dilation, 1)),
         )
-        nn.init.constant_(self.onset_out.bias, PRIOR_LOGIT)
-        nn.init.constant_(self.refine[-1].bias, PRIOR_LOGIT)
+        init_prior(self.onset_out)
+        init_prior(self.refine[-1])
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> per-clip features (batch, C, T, 88): everything that does not depend

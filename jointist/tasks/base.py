@@ -56,12 +56,13 @@ class JointistTask(pl.LightningModule):
         for role, model in models.items():
             if not isinstance(model, JointistModel) or model.role != role:
                 raise ValueError(f"models[{role!r}] must be a jointist model of that role, got {type(model).__name__}")
+        # (``freeze_until``, not ``freeze``: LightningModule.freeze() is a method)
         self.models = nn.ModuleDict(dict(models))
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.param_groups = {role: dict(options) for role, options in (param_groups or {}).items()}
-        self.freeze = {role: int(spec["until_step"]) for role, spec in (freeze or {}).items()}
-        for role in (*self.param_groups, *self.freeze, *(pretrained or {})):
+        self.freeze_until = {role: int(spec["until_step"]) for role, spec in (freeze or {}).items()}
+        for role in (*self.param_groups, *self.freeze_until, *(pretrained or {})):
             if role not in self.models:
                 raise ValueError(f"schedule names the role {role!r}, but this task has only {', '.join(self.models)}")
         for role, path in (pretrained or {}).items():
@@ -85,7 +86,7 @@ class JointistTask(pl.LightningModule):
         target.load_state_dict(source.state_dict())
 
     def frozen(self, role: str) -> bool:
-        until = self.freeze.get(role)
+        until = self.freeze_until.get(role)
         return until is not None and (until < 0 or self.global_step < until)
 
     def _apply_freeze(self) -> None:

@@ -25,6 +25,8 @@ class TranscriptionLoss(nn.Module):
             of the clip is a target there: a dense signal for a transcriber's shared trunk).
     """
 
+    onset_pos_weight: torch.Tensor
+
     def __init__(
         self, *, onset_weight: float = 1.0, frame_weight: float = 1.0, onset_pos_weight: float = 1.0,
         agnostic_weight: float = 0.5,
@@ -69,6 +71,8 @@ class TranscriptionLoss(nn.Module):
 class RecognitionLoss(nn.Module):
     """Multi-label BCE on the 39 class logits with per-class positive weights (``pos_weight``,
     set from the training data's class counts by the task; ones by default)."""
+
+    pos_weight: torch.Tensor
 
     def __init__(self, n_classes: int = NUM_CLASSES) -> None:
         super().__init__()

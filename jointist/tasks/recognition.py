@@ -53,6 +53,9 @@ class RecognitionTask(JointistTask):
         aggregate: how window probabilities become a song's (``max`` or ``mean``), stored with the model.
     """
 
+    loss: RecognitionLoss
+    thresholds: torch.Tensor
+
     def __init__(
         self,
         models: Mapping[str, nn.Module],

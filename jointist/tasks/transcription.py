@@ -102,6 +102,8 @@ class TranscriptionTask(JointistTask):
         seed: seed of the instrument draws.
     """
 
+    loss: TranscriptionLoss
+
     def __init__(
         self,
         models: Mapping[str, nn.Module],
@@ -118,7 +120,7 @@ class TranscriptionTask(JointistTask):
         frame_weight: float = 1.0,
         onset_pos_weight: float = 1.0,
         agnostic_weight: float = 0.5,
-        decode: dict[str, float] | None = None,
+        decode: Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
@@ -240,7 +242,7 @@ class TranscriptionTask(JointistTask):
         if self._val_image is None or self.logger is None:
             return
         experiment = getattr(self.logger, "experiment", None)
-        if not hasattr(experiment, "add_image"):
+        if experiment is None or not hasattr(experiment, "add_image"):
             return
         predicted, target, _ = self._val_image
         # rows: pitch (low at the bottom); red = target, green = prediction
