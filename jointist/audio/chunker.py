@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jointist.constants import HOP_LENGTH, SAMPLE_RATE, SEGMENT_S
+from jointist.constants import HOP_LENGTH, HOP_S, SAMPLE_RATE, SEGMENT_S
 
 __all__ = ["Chunker", "Window"]
 
@@ -37,7 +37,7 @@ class Chunker:
         hop_s: distance between window starts; must be <= window_s.
     """
 
-    def __init__(self, *, window_s: float = SEGMENT_S, hop_s: float = 9.0, sample_rate: int = SAMPLE_RATE,
+    def __init__(self, *, window_s: float = SEGMENT_S, hop_s: float = HOP_S, sample_rate: int = SAMPLE_RATE,
                  hop_length: int = HOP_LENGTH) -> None:
         if not 0 < hop_s <= window_s:
             raise ValueError(f"need 0 < hop_s <= window_s, got hop_s={hop_s}, window_s={window_s}")
@@ -79,7 +79,10 @@ class Chunker:
         out[a:b] = frames[window.keep_from: window.keep_to]
 
     def crossfade(self, num_samples: int, pieces: Iterator[tuple[Window, np.ndarray]]) -> np.ndarray:
-        """Overlap-add audio outputs (``window_samples`` each) with linear cross-fades."""
+        """Overlap-add audio outputs (``window_samples`` each) with linear cross-fades.
+
+        Scaffolding for the separator stage (the next module): no stage produces audio yet, so
+        only the tests call it today."""
         out = np.zeros(num_samples, np.float32)
         weight = np.zeros(num_samples, np.float32)
         fade = (self.window_frames - self.hop_frames) * self.hop_length

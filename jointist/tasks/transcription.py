@@ -22,7 +22,7 @@ from jointist.data.slakh import Example, ExampleBatch
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, NUM_CLASSES
 from jointist.metrics import PieceScores, evaluate_piece, match_counts, merge_pitched, summarise
-from jointist.models.base import ModelCard
+from jointist.models.base import ConditionedTranscriberModel, ModelCard
 from jointist.postprocess import DecodeConfig, decode_notes, decode_tracks
 from jointist.tasks.base import JointistTask
 from jointist.tasks.losses import TranscriptionLoss
@@ -125,6 +125,9 @@ class TranscriptionTask(JointistTask):
     ) -> None:
         super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
                          pretrained=pretrained)
+        if not isinstance(self.model_of("transcriber"), ConditionedTranscriberModel):
+            raise TypeError(f"{type(self.model_of('transcriber')).__name__} is not a conditioned transcriber "
+                            "(features once per clip, heads per instrument, agnostic or None)")
         if not 1 <= instruments_per_clip <= NUM_CLASSES:
             raise ValueError(f"instruments_per_clip must be in 1..{NUM_CLASSES}, got {instruments_per_clip}")
         self.instruments_per_clip = instruments_per_clip
