@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from pathlib import Path
 
+import tomllib
 from hydra import compose, initialize_config_module
 
 ROOT = Path(__file__).resolve().parents[1]
