@@ -174,14 +174,14 @@ def run_stages(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     stages = list(stages)
     total = chunker.num_frames(len(audio))
-    windows = list(chunker.segments(audio))
+    windows = chunker.windows(len(audio))  # positions only: each batch's samples are cut when it runs
     stitched: dict[str, np.ndarray] = {}
     per_window: dict[str, list[np.ndarray]] = {}
     bar = tqdm(total=len(windows), desc=desc, unit="window", disable=not progress)
     with torch.inference_mode():
         for first in range(0, len(windows), batch_size):
             batch = windows[first: first + batch_size]
-            x = torch.from_numpy(np.stack([segment for _, segment in batch])).to(device)
+            x = torch.from_numpy(np.stack([chunker.segment(audio, window) for window in batch])).to(device)
             outputs: dict[str, StageOutput] = {}
             for stage in stages:
                 outputs.update(stage(x, outputs))
@@ -192,7 +192,7 @@ def run_stages(
                 codes = Posteriorgram.encode(out.value).cpu().numpy()
                 if key not in stitched:
                     stitched[key] = np.zeros((total, *codes.shape[2:]), np.uint8)
-                for (window, _), frames in zip(batch, codes):
+                for window, frames in zip(batch, codes):
                     chunker.place(stitched[key], window, frames)
             bar.update(len(batch))
     bar.close()

@@ -65,13 +65,17 @@ class Chunker:
             out.append(Window(i, start * self.hop_length, start, keep_from, keep_to))
         return out
 
+    def segment(self, audio: np.ndarray, window: Window) -> np.ndarray:
+        """The samples of one window: ``window_samples`` long, zero-padded at the end of the song."""
+        segment = audio[window.start_sample: window.start_sample + self.window_samples]
+        if len(segment) < self.window_samples:
+            segment = np.pad(segment, (0, self.window_samples - len(segment)))
+        return segment
+
     def segments(self, audio: np.ndarray) -> Iterator[tuple[Window, np.ndarray]]:
-        """(window, samples) pairs; each segment has ``window_samples`` samples (zero-padded at the end)."""
+        """(window, samples) pairs, lazily; each segment has ``window_samples`` samples."""
         for w in self.windows(len(audio)):
-            segment = audio[w.start_sample: w.start_sample + self.window_samples]
-            if len(segment) < self.window_samples:
-                segment = np.pad(segment, (0, self.window_samples - len(segment)))
-            yield w, segment
+            yield w, self.segment(audio, w)
 
     def place(self, out: np.ndarray, window: Window, frames: np.ndarray) -> None:
         """Write a window's frame output (time first) into the stitched array ``out`` (time first)."""

@@ -93,8 +93,7 @@ class JointistTask(pl.LightningModule):
         for role, model in self.models.items():
             frozen = self.frozen(role)
             model.requires_grad_(not frozen)
-            if frozen:
-                model.eval()
+            model.train(self.training and not frozen)  # frozen: batch norm statistics and dropout fixed too
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._apply_freeze()
