@@ -135,7 +135,7 @@ class CQT(nn.Module):
     def __init__(
         self,
         *,
-        f_min: float = float(librosa.midi_to_hz(MIN_MIDI)),
+        f_min: float | None = None,
         n_bins: int = N_PITCHES,
         bins_per_octave: int = 12,
         hop_length: int = HOP_LENGTH,
@@ -143,6 +143,8 @@ class CQT(nn.Module):
         filter_scale: float = 1.0,
     ) -> None:
         super().__init__()
+        if f_min is None:  # A0, the lowest key
+            f_min = float(librosa.midi_to_hz(MIN_MIDI))
         freqs = f_min * 2.0 ** (np.arange(n_bins) / bins_per_octave)
         if freqs[-1] >= sample_rate / 2:
             raise ValueError(f"highest CQT bin {freqs[-1]:.0f} Hz is above Nyquist ({sample_rate / 2:.0f} Hz)")

@@ -43,26 +43,28 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, unsafe, or does not describe a jointist model."""
 
 
-def _safe_globals() -> list[Any]:
-    """Types that Lightning and NumPy put into checkpoints and that carry no code."""
+def _safe_globals(*, lightning: bool) -> list[Any]:
+    """Types that NumPy and (with ``lightning``) Lightning put into checkpoints and that carry no code.
+
+    Lightning is imported only for Lightning checkpoints: it costs ~170 MB of memory, which plain
+    model files do not need."""
     import numpy as np
 
     allowed: list[Any] = [np.dtype, np.ndarray, np.core.multiarray._reconstruct]  # type: ignore[attr-defined]
     allowed += [type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32", "bool")]
     allowed += [np.float64, np.float32, np.int64, np.int32, np.bool_]
-    try:
+    if lightning:
         from lightning_fabric.utilities.data import AttributeDict
 
         allowed.append(AttributeDict)
-    except ImportError:  # pragma: no cover - Lightning is a dependency
-        pass
     return allowed
 
 
-def safe_globals() -> Any:
-    """A context in which ``torch.load(weights_only=True)`` also accepts the plain Lightning and
-    NumPy types of a jointist checkpoint (for resuming training without unpickling code)."""
-    return torch.serialization.safe_globals(_safe_globals())
+def safe_globals(*, lightning: bool = True) -> Any:
+    """A context in which ``torch.load(weights_only=True)`` also accepts the plain NumPy and (with
+    ``lightning``) Lightning types of a jointist checkpoint (used to resume training without
+    unpickling code)."""
+    return torch.serialization.safe_globals(_safe_globals(lightning=lightning))
 
 
 def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -71,7 +73,7 @@ def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.d
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with safe_globals():
+        with safe_globals(lightning=path.suffix == ".ckpt"):
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         text = str(err)
