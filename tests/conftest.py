@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pretty_midi
 import pytest
+import pytorch_lightning as pl
 import torch
 import yaml
 from hydra import compose, initialize_config_dir
@@ -143,6 +144,36 @@ def one_clip(notes: Sequence[tuple[float, float, int]] = CLIP_NOTES, *, duration
 
 def one_clip_batch(**kwargs: Any) -> ExampleBatch:
     return collate_examples([one_clip(**kwargs)])
+
+
+def fit_on_one_clip(
+    task: pl.LightningModule, clip: Example, *, max_steps: int, val_every: int | None = None,
+    callbacks: Sequence[pl.Callback] = (),
+) -> pl.Trainer:
+    """``trainer.fit`` of a task on one clip (batches of one), validated on the same clip every
+    ``val_every`` steps (never when None); no logger, checkpoints or progress bars."""
+    from torch.utils.data import DataLoader
+
+    epoch = val_every or max_steps
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_steps=max_steps, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+        limit_val_batches=1 if val_every else 0, callbacks=list(callbacks),
+    )
+    loader = DataLoader([clip] * epoch, batch_size=1, collate_fn=collate_examples)
+    trainer.fit(task, train_dataloaders=loader,
+                val_dataloaders=DataLoader([clip], batch_size=1, collate_fn=collate_examples) if val_every else None)
+    return trainer
+
+
+class LossHistory(pl.Callback):
+    """The training loss of every step."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.losses.append(float(outputs["loss"]))
 
 
 # -- models -----------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""The instrument recognizer: model, metrics, thresholds, aggregation, training."""
+"""The instrument recognizer: model, metrics, thresholds, aggregation, training through the task."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 import pytest
@@ -8,44 +10,36 @@ import torch
 from sklearn.metrics import average_precision_score, f1_score
 
 from jointist.metrics import average_precision, recognition_scores
-from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.serialize import load_model, save_model
 from jointist.pipeline import Recognizer, aggregate_windows
-from jointist.tasks.recognition import tune_thresholds
-from tests.conftest import compose_train
-
-TINY = dict(conv_channels=(4, 8), d_model=16, n_layers=1, n_heads=2, ff_dim=32, dropout=0.0)
-
-
-def tiny() -> InstrumentRecognizer:
-    torch.manual_seed(0)
-    return InstrumentRecognizer(**TINY).eval()
-
-
-def test_output_shape():
-    assert tiny()(torch.randn(3, 16_000)).shape == (3, 39)
+from jointist.tasks.recognition import RecognitionTask, tune_thresholds
+from tests.conftest import LossHistory, fit_on_one_clip, one_clip, tiny_model
 
 
 def test_the_classifier_reads_the_cls_token():
-    model = tiny()
+    model = tiny_model("InstrumentRecognizer").eval()
     audio = torch.randn(1, 16_000)
     with torch.no_grad():
         tokens = model.embed(audio)
         base = model(audio)
+        assert base.shape == (1, 39)
         assert torch.allclose(base, model.head(model.encode(tokens)))  # forward = head(CLS output)
-        assert not torch.allclose(base, model.head(model.encode(tokens, cls=torch.randn(1, 1, 16))))
+        assert not torch.allclose(base, model.head(model.encode(tokens, cls=torch.randn_like(model.cls))))
         model.cls.add_(torch.randn_like(model.cls))  # the learned CLS token itself feeds the logits
         assert not torch.allclose(base, model(audio))
 
 
-def test_thresholds_round_trip_through_the_checkpoint(tmp_path):
+def test_thresholds_and_aggregation_travel_on_the_card_to_the_recognizer(tmp_path):
     thresholds = np.round(np.linspace(0.1, 0.9, 39), 3).tolist()
-    path = save_model(tiny(), tmp_path / "rec.pt", extra={"thresholds": thresholds, "aggregate": "mean"})
-    model, extra = load_model(path)
-    assert extra["thresholds"] == thresholds and extra["aggregate"] == "mean"
+    model = tiny_model("InstrumentRecognizer")
+    path = save_model(model, tmp_path / "rec.pt", card=model.card(thresholds=thresholds, aggregate="mean"))
+    _, card = load_model(path)
+    assert card.thresholds == thresholds and card.aggregate == "mean"
     recognizer = Recognizer(path)
     assert np.allclose(recognizer.thresholds, thresholds) and recognizer.aggregate == "mean"
     assert np.allclose(Recognizer(path, thresholds=0.3).thresholds, 0.3)
+    plain = save_model(model, tmp_path / "plain.pt")  # a card without them: 0.5 and max
+    assert np.allclose(Recognizer(plain).thresholds, 0.5) and Recognizer(plain).aggregate == "max"
 
 
 def test_aggregation_over_windows():
@@ -78,52 +72,25 @@ def test_map_and_f1_match_sklearn_on_a_hand_made_case():
 
 
 def test_threshold_tuning_maximises_f1():
-    labels = np.array([[1], [1], [0], [0]])
-    probs = np.array([[0.3], [0.35], [0.2], [0.1]])
-    assert tune_thresholds(labels, probs)[0] == pytest.approx(0.25)
+    labels = np.array([[1, 0], [1, 0], [0, 0], [0, 0]])
+    probs = np.array([[0.3, 0.9], [0.35, 0.1], [0.2, 0.1], [0.1, 0.1]])
+    tuned = tune_thresholds(labels, probs)
+    assert tuned[0] == pytest.approx(0.25)  # the first grid value that keeps both positives and no negative
+    assert tuned[1] == 0.5  # no positives: the default
 
 
-def test_fast_dev_run_of_recognition(mini_corpus, tmp_path):  # noqa: F811
-    from jointist.cli.train import train
-
-    cfg = compose_train(mini_corpus, tmp_path / "run", "task=recognition", "model=recognizer_tiny",
-                        "callbacks.checkpoint.monitor=val/map_macro", "+trainer.fast_dev_run=true")
-    result = train(cfg)
-    assert {"train/loss", "val/map_macro", "val/f1_macro"} <= set(result["metrics"])
-
-
-def test_evaluate_reports_recognition_and_recognized_vs_true_instruments(tmp_path):
-    import json
-    import subprocess
-    import sys
-
-    from tests.conftest import write_track
-
-    root = tmp_path / "corpus"
-    for name in ("Track00001", "Track00002"):
-        write_track(root / "test", name, {
-            "S00": {"program": 0, "notes": [(0.5, 1.0, 60), (1.5, 2.0, 64)]},
-            "S01": {"program": 33, "notes": [(0.2, 2.5, 40)]},
-        }, duration_s=3.0)
+def test_training_through_the_task_recognizes_the_instrument_of_the_clip(tmp_path):
+    """``trainer.fit`` of the task on a piano clip: the loss falls, validation tunes the thresholds
+    stored on the card, and the exported recognizer finds the piano and nothing else."""
     torch.manual_seed(0)
-    rec = InstrumentRecognizer(**TINY)
-    with torch.no_grad():
-        rec.head.bias.fill_(-8.0)
-        rec.head.bias[[0, 10]] = 8.0
-    rec_path = save_model(rec, tmp_path / "rec.pt", extra={"thresholds": [0.5] * 39, "aggregate": "max"})
-    from jointist.models.transcriber import OnsetsFramesTranscriber
-
-    trans_path = save_model(OnsetsFramesTranscriber(shared_channels=(4,), features=32, rnn_hidden=16, film_layers=1),
-                            tmp_path / "t.pt")
-    done = subprocess.run(
-        [sys.executable, "-m", "jointist.cli.evaluate", f"data_root={root}", "split=test", "instruments=auto",
-         f"ckpt={trans_path}", f"recognizer={rec_path}", f"out={tmp_path / 'eval'}", "progress=false"],
-        capture_output=True, text=True, check=True,
-    )
-    assert "recognition (windows)" in done.stdout and "instruments recognized" in done.stdout
-    recognition = json.loads((tmp_path / "eval" / "recognition" / "recognition.json").read_text())
-    assert recognition["songs"]["map_macro"] == pytest.approx(1.0) and recognition["songs"]["f1_macro"] == pytest.approx(1.0)
-    assert (tmp_path / "eval" / "recognition" / "recognition_per_instrument.png").is_file()
-    auto = json.loads((tmp_path / "eval" / "auto" / "report.json").read_text())
-    truth = json.loads((tmp_path / "eval" / "gt" / "report.json").read_text())
-    assert auto["pieces"] == truth["pieces"] == 2 and set(auto["per_instrument"]) == {"Piano", "Bass"}
+    clip = one_clip()
+    task = RecognitionTask({"recognizer": tiny_model("InstrumentRecognizer")}, optimizer=partial(torch.optim.Adam, lr=1e-2))
+    history = LossHistory()
+    trainer = fit_on_one_clip(task, clip, max_steps=30, val_every=10, callbacks=[history])
+    assert history.losses[-1] < 0.1 * history.losses[0], history.losses
+    assert trainer.callback_metrics["val/map_macro"] == 1.0
+    card = task.model_card("recognizer")
+    assert card.thresholds[0] != 0.5 and card.thresholds[1:] == [0.5] * 38  # tuned where validation had positives
+    assert card.trained_steps == 30 and card.aggregate == "max"
+    recognizer = Recognizer(save_model(task.recognizer, tmp_path / "rec.pt", card=card))
+    assert list(recognizer.recognize(clip.mix)) == [0]

@@ -1,0 +1,60 @@
+"""``jointist-train``: every task and experiment config runs, the model file it exports, resuming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from jointist.cli import CONF_DIR
+from jointist.cli.train import train
+from jointist.models.serialize import load_model, read_model_file
+from tests.conftest import compose_train
+
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize(("overrides", "metrics"), [
+    ((), {"train/loss", "train/agnostic_onset_loss", "val/loss", "val/note_f1", "val/agnostic_note_f1"}),
+    (("task=recognition", "model=recognizer_tiny", "callbacks.checkpoint.monitor=val/map_macro"),
+     {"train/loss", "val/loss", "val/map_macro", "val/f1_macro"}),
+], ids=["transcription", "recognition"])
+def test_fast_dev_run_of_each_task(shared_mini_corpus, tmp_path, overrides, metrics):
+    result = train(compose_train(shared_mini_corpus, tmp_path / "run", "+trainer.fast_dev_run=true", *overrides))
+    assert metrics <= set(result["metrics"]) and np.isfinite(result["metrics"]["train/loss"])
+    assert "model_file" not in result  # a dry run exports nothing
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_config_runs_one_step(shared_mini_corpus, tmp_path, experiment):
+    task = compose_train(shared_mini_corpus, tmp_path / "run", f"experiment={experiment}").task._target_
+    tiny = "recognizer_tiny" if task.endswith("RecognitionTask") else "transcriber_tiny"
+    cfg = compose_train(shared_mini_corpus, tmp_path / "run", f"experiment={experiment}", f"model={tiny}",
+                        "data.segment_s=1.0", "data.num_workers=0", "+trainer.fast_dev_run=true", "~trainer.max_time")
+    assert np.isfinite(train(cfg)["metrics"]["train/loss"])
+
+
+def test_the_exported_model_file_holds_the_best_checkpoint_with_a_clean_card(trained_run, shared_mini_corpus):
+    out = trained_run["out"]
+    assert (out / "checkpoints" / "last.ckpt").is_file() and (out / "config.yaml").is_file()
+    assert not [p for p in (out / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    best = Path(trained_run["best_checkpoint"])
+    model, card = load_model(trained_run["model_file"])
+    from_best, _ = load_model(best)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), from_best.state_dict().values(), strict=True))
+    assert card.trained_steps == read_model_file(best)["global_step"] == 2
+    assert card.training_data == "mini (SlakhDataModule)" and str(shared_mini_corpus.parent) not in repr(card)
+    assert card.decode is not None and card.decode["onset_threshold"] == 0.5  # conf/task/transcription.yaml
+
+
+def test_training_resumes_from_its_last_checkpoint_without_unpickling_code(shared_mini_corpus, tmp_path):
+    out = tmp_path / "run"
+    train(compose_train(shared_mini_corpus, out, "trainer.max_steps=2", "trainer.val_check_interval=2"))
+    resumed = train(compose_train(shared_mini_corpus, out, "trainer.max_steps=4", "trainer.val_check_interval=2",
+                                  "ckpt_path=last"))  # trust_checkpoint=false: the checkpoint is read with weights_only
+    assert read_model_file(out / "checkpoints" / "last.ckpt")["global_step"] == 4
+    best = read_model_file(resumed["best_checkpoint"])
+    _, card = load_model(resumed["model_file"])
+    assert card.trained_steps == best["global_step"] in (2, 4)  # the steps behind the exported weights
