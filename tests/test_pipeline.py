@@ -1,77 +1,46 @@
-"""Inference end to end with a tiny model: API, CLI, outputs, long audio, clear errors."""
+"""Inference through the API with tiny models: the staged window loop, long audio, instrument groups,
+``instruments="auto"``, evaluation on a split, clear errors. (The commands are in tests/cli.)"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pretty_midi
 import pytest
-import soundfile as sf
 import torch
 
+import jointist
+from jointist.audio.chunker import Chunker
 from jointist.audio.io import AudioError, SilentAudioError
 from jointist.evaluation import evaluate_split, write_report
-from jointist.instruments import UnknownInstrumentError
-from jointist.models.pitchwise import PitchwiseTranscriber
-from jointist.models.serialize import CheckpointError, save_model
-from jointist.pipeline import Transcriber
-from tests.conftest import sine_notes, write_track
+from jointist.export import transcription_json
+from jointist.instruments import INSTRUMENTS, UnknownInstrumentError, by_name
+from jointist.models.serialize import CheckpointError, save_models
+from jointist.notes import NoteArray
+from jointist.pipeline import RecognizeStage, StageOutput, Transcriber, TranscribeStage, run_stages
+from jointist.results import InstrumentResult, Posteriorgram, Transcription
+from tests.conftest import confident_recognizer, perturb, sine_notes, tiny_model, write_track
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = PitchwiseTranscriber(harmonics=(0.5, 1, 2), trunk_channels=(4, 8), dilations=(1, 2), head_channels=8,
-                                 dropout=0.0)
-    with torch.no_grad():  # an untrained model outputs ~sigmoid(-4); lift it so notes come out
-        model.onset_out.bias.fill_(2.0)
-        model.refine[-1].bias.fill_(2.0)
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    return save_model(model, path, extra={"decode": {"onset_threshold": 0.5, "frame_threshold": 0.5}})
-
-
-@pytest.fixture(scope="module")
-def tiny_recognizer(tmp_path_factory) -> Path:
-    from jointist.models.recognizer import InstrumentRecognizer
-
-    torch.manual_seed(0)
-    model = InstrumentRecognizer(conv_channels=(4,), d_model=16, n_layers=1, n_heads=2, ff_dim=32, dropout=0.0)
-    with torch.no_grad():  # piano and bass surely present, the rest surely absent
-        model.head.bias.fill_(-8.0)
-        model.head.bias[[0, 10]] = 8.0
-    thresholds = [0.5] * 39
-    return save_model(model, tmp_path_factory.mktemp("rec") / "rec.pt", extra={"thresholds": thresholds, "aggregate": "max"})
-
-
-@pytest.fixture
-def song(tmp_path) -> Path:
-    path = tmp_path / "song.wav"
-    sf.write(path, sine_notes([(0.5, 1.0, 60), (1.5, 2.0, 64)], 25.0), 16_000)
-    return path
-
-
-def test_transcribe_api_returns_one_track_per_instrument(tiny_model, song, tmp_path):
-    import jointist
-
-    result = jointist.transcribe(song, instruments=["piano", "bass", "drums"], model=tiny_model)
+def test_transcribe_api_returns_one_track_per_instrument(tiny_model_file, song, tmp_path):
+    result = jointist.transcribe(song, instruments=["piano", "bass", "drums"], model=tiny_model_file)
     assert [t.instrument.name for t in result.tracks] == ["Piano", "Bass", "Drums"]
-    assert result.duration_s == pytest.approx(25.0)
+    assert result.duration_s == pytest.approx(25.0) and result.source == str(song) and result.detected == {}
     for track in result.tracks:
-        assert track.frame.shape == (2501, 88) and track.frame.dtype == np.uint8
-        assert len(track.notes) > 0 and track.notes.offset_s.max() <= 25.02
+        assert isinstance(track.frame, Posteriorgram) and track.frame.codes.shape == (2501, 88)
+        assert track.onset.codes.dtype == np.uint8 and track.frame.duration_s == pytest.approx(25.01)
+        assert len(track.notes) > 0 and track.notes.offset_s.max() <= 25.02  # no note outlives the song
     midi = result.write_midi(tmp_path / "out.mid")
     pm = pretty_midi.PrettyMIDI(str(midi))
     assert [(i.program, i.is_drum) for i in pm.instruments] == [(0, False), (32, False), (0, True)]
+    assert [len(i.notes) for i in pm.instruments] == [len(t.notes) for t in result.tracks]
 
 
-def test_long_audio_windows_match_a_single_pass(tiny_model):
-    transcriber = Transcriber(tiny_model, progress=False, batch_size=2)
+def test_long_audio_windows_match_a_single_pass(tiny_model_file):
+    transcriber = Transcriber(tiny_model_file, progress=False, batch_size=2)
     audio = sine_notes([(0.5, 2.0, 60), (12.0, 13.0, 64), (21.0, 23.0, 67)], 30.0)
-    onset, frame = transcriber.posteriorgrams(audio, [transcriber_instrument("piano")])
+    onset, frame = transcriber.posteriorgrams(audio, [by_name("piano")])
     assert frame.shape == (3001, 1, 88)
     # the stitched output equals the model's output on each window's central frames
     with torch.no_grad():
@@ -81,139 +50,117 @@ def test_long_audio_windows_match_a_single_pass(tiny_model):
     assert np.abs(frame[950:1850, 0].astype(int) - expected.astype(int)).max() <= 1
 
 
-def test_instruments_in_groups_equal_one_pass(tiny_model):
-    from jointist.instruments import INSTRUMENTS
-
+def test_instruments_in_groups_equal_one_pass(tiny_model_file):
     audio = sine_notes([(0.5, 2.0, 60), (3.0, 4.0, 45)], 12.0)
     wanted = [INSTRUMENTS[c] for c in (0, 5, 10, 20, 38)]
-    with torch.no_grad():  # make the condition matter: FiLM starts as the identity
-        model = Transcriber(tiny_model, progress=False).model
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    grouped = Transcriber(tiny_model, progress=False, instruments_per_pass=2)
-    grouped.model = model
-    single = Transcriber(tiny_model, progress=False, instruments_per_pass=8)
-    single.model = model
+    model = perturb(Transcriber(tiny_model_file, progress=False).model)  # FiLM starts as the identity
+    grouped = Transcriber(tiny_model_file, progress=False, instruments_per_pass=2)
+    single = Transcriber(tiny_model_file, progress=False, instruments_per_pass=8)
+    grouped.model = single.model = model
     a, b = grouped.posteriorgrams(audio, wanted), single.posteriorgrams(audio, wanted)
     assert a[0].shape == (1201, 5, 88)
     assert np.abs(a[0].astype(int) - b[0].astype(int)).max() <= 1 and np.abs(a[1].astype(int) - b[1].astype(int)).max() <= 1
     assert not np.array_equal(a[1][:, 0], a[1][:, 1])  # the rows really are different instruments
 
 
-def transcriber_instrument(name: str):
-    from jointist.instruments import by_name
+class ReadsThePosteriorgram:
+    """A stage after the transcriber (where a separator goes): per window, the mean frame probability
+    of each instrument, read from the transcriber's output for the same windows."""
 
-    return by_name(name)
+    name = "separate"
 
-
-def test_cli_writes_midi_json_and_pianorolls(tiny_model, song, tmp_path):
-    out = tmp_path / "out"
-    subprocess.run(
-        [sys.executable, "-m", "jointist.cli.transcribe", f"audio={song}", "instruments=[piano,e-guitar]",
-         f"out={out}", f"ckpt={tiny_model}", "progress=false"],
-        check=True, capture_output=True, text=True,
-    )
-    assert (out / "song.mid").is_file()
-    doc = json.loads((out / "song.json").read_text())
-    assert [i["name"] for i in doc["instruments"]] == ["Piano", "Electric Guitar"]
-    assert (out / "pianoroll" / "piano.png").stat().st_size > 1000
-    assert (out / "pianoroll" / "electric_guitar.png").is_file()
+    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
+        frame = previous["frame"]
+        assert frame.kind == "frames" and frame.value.shape[:2] == (len(audio), 1001)
+        return {"mean_frame": StageOutput(frame.value.mean(dim=(1, 3)), "window")}
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["instruments=[piano,kazoo]"], "unknown instrument 'kazoo'; valid names"),
-        (["instruments=auto", "recognizer=/nonexistent.pt"], "checkpoint not found"),
-        (["audio=/nonexistent.wav"], "audio file not found"),
-        (["ckpt=/nonexistent.pt"], "checkpoint not found"),
-    ],
-)
-def test_cli_errors_are_clear(tiny_model, song, tmp_path, args, message):
-    base = {"audio": str(song), "ckpt": str(tiny_model), "instruments": "[piano]", "out": str(tmp_path / "o")}
-    base.update(a.split("=", 1) for a in args)
-    done = subprocess.run([sys.executable, "-m", "jointist.cli.transcribe", *(f"{k}={v}" for k, v in base.items())],
-                          capture_output=True, text=True)
-    assert done.returncode == 2
-    assert message in done.stdout + done.stderr
+def test_stages_run_in_order_on_the_same_windows_and_are_stitched_by_kind(tiny_model_file):
+    model = Transcriber(tiny_model_file, progress=False).model
+    audio = sine_notes([(0.5, 2.0, 60)], 20.0)
+    chunker = Chunker()
+    stages = [RecognizeStage(confident_recognizer()), TranscribeStage(model, [0, 10]), ReadsThePosteriorgram()]
+    out = run_stages(audio, stages, chunker=chunker, batch_size=2)
+    windows = len(chunker.windows(len(audio)))
+    assert windows == 3 and out["class_probs"].shape == (3, 39) and out["mean_frame"].shape == (3, 2)
+    assert (out["class_probs"][:, [0, 10]] > 0.99).all() and (np.delete(out["class_probs"], [0, 10], axis=1) < 0.01).all()
+    assert out["onset"].shape == out["frame"].shape == (2001, 2, 88) and out["frame"].dtype == np.uint8
+    # the later stage saw the float frame probabilities of its own windows, before they were encoded
+    first_window = out["frame"][:1001].astype(np.float32) / 255
+    assert out["mean_frame"][0] == pytest.approx(first_window.mean(axis=(0, 2)), abs=1 / 255)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        run_stages(audio, stages, chunker=chunker, batch_size=0)
 
 
-def test_api_errors(tiny_model, tmp_path):
-    transcriber = Transcriber(tiny_model, progress=False)
+def test_api_errors(tiny_model_file, tmp_path):
+    transcriber = Transcriber(tiny_model_file, progress=False)
     with pytest.raises(UnknownInstrumentError, match="valid names"):
         transcriber.transcribe_audio(np.ones(16_000, np.float32), instruments=["theremin"])
     with pytest.raises(SilentAudioError):
         transcriber.transcribe_audio(np.zeros(16_000, np.float32), instruments=["piano"])
+    with pytest.raises(ValueError, match="mono"):
+        transcriber.transcribe_audio(np.ones((2, 16_000), np.float32), instruments=["piano"])
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"not an mp3 at all" * 20)
     with pytest.raises(AudioError, match="cannot read"):
         transcriber.transcribe_file(bad, instruments=["piano"])
     corrupt = tmp_path / "corrupt.pt"
-    corrupt.write_bytes(tiny_model.read_bytes()[:200])
+    corrupt.write_bytes(tiny_model_file.read_bytes()[:200])
     with pytest.raises(CheckpointError, match="corrupt"):
         Transcriber(corrupt)
+    with pytest.raises(CheckpointError, match="holds no transcriber"):
+        Transcriber(save_models({"recognizer": (confident_recognizer(), confident_recognizer().card())}, tmp_path / "r.pt"))
+    with pytest.raises(ValueError, match="instruments_per_pass must be >= 1"):
+        Transcriber(tiny_model_file, instruments_per_pass=0)
 
 
-def test_evaluation_report_on_a_split(tiny_model, tmp_path):
-    root = tmp_path / "corpus"
-    write_track(root / "test", "Track00001", {
-        "S00": {"program": 0, "notes": [(0.5, 1.0, 60), (1.5, 2.0, 64)]},
-        "S01": {"program": 0, "is_drum": True, "notes": [(1.0, 1.1, 36)]},
-    }, duration_s=3.0)
-    transcriber = Transcriber(tiny_model, progress=False)
-    report, pieces = evaluate_split(transcriber, root, "test", instruments="gt", progress=False)
-    assert report.pieces == 1 and pieces[0].reference == (0, 38)
-    assert 0.0 <= report.flat["onset"] <= 1.0
-    everything, _ = evaluate_split(transcriber, root, "test", instruments="all", progress=False)
-    assert everything.instrumentwise_penalised["onset"] <= everything.instrumentwise["onset"]
-    assert sum(row["predicted_absent"] for row in everything.per_instrument.values()) > 0
-    paths = write_report(everything, tmp_path / "eval")
-    assert json.loads(paths["json"].read_text())["pieces"] == 1
-    assert "multi-instrument" in paths["markdown"].read_text() and paths["chart"].stat().st_size > 1000
-
-
-def test_demo_renders_transcribes_and_scores(tiny_model, tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "jointist.cli.demo", f"out={tmp_path / 'demo'}", f"ckpt={tiny_model}", "duration_s=6",
-         "progress=false"],
-        capture_output=True, text=True, check=True,
-    )
-    assert "instrument-wise" in done.stdout and "multi-instrument" in done.stdout
-    assert (tmp_path / "demo" / "demo.mid").is_file() and (tmp_path / "demo" / "pianoroll").is_dir()
-    assert (tmp_path / "demo" / "song" / "demo" / "Track00001" / "mix.flac").is_file()
-
-
-def test_auto_runs_the_recognizer_then_transcribes_what_it_found(tiny_model, tiny_recognizer, song, tmp_path):
-    import jointist
-
-    result = jointist.transcribe(song, instruments="auto", model=tiny_model, recognizer=tiny_recognizer)
+def test_auto_runs_the_recognizer_then_transcribes_what_it_found(tiny_model_file, tiny_recognizer_file, song):
+    result = jointist.transcribe(song, instruments="auto", model=tiny_model_file, recognizer=tiny_recognizer_file)
     assert [t.instrument.name for t in result.tracks] == ["Piano", "Bass"]
     assert set(result.detected) == {"Piano", "Bass"} and all(p > 0.99 for p in result.detected.values())
-    assert json.loads(result.to_json())["detected"].keys() == {"Piano", "Bass"}
-    done = subprocess.run(
-        [sys.executable, "-m", "jointist.cli.transcribe", f"audio={song}", "instruments=auto", f"ckpt={tiny_model}",
-         f"recognizer={tiny_recognizer}", f"out={tmp_path / 'o'}", "plots=false", "progress=false"],
-        capture_output=True, text=True, check=True,
-    )
-    line = next(x for x in (done.stdout + done.stderr).splitlines() if x.startswith("detected instruments:"))
-    assert "Piano (p=1.00)" in line and "Bass (p=1.00)" in line
+    assert json.loads(transcription_json(result))["detected"].keys() == {"Piano", "Bass"}
     # a user's list bypasses the recognizer
-    named = jointist.transcribe(song, instruments=["drums"], model=tiny_model, recognizer="/nonexistent.pt")
+    named = jointist.transcribe(song, instruments=["drums"], model=tiny_model_file, recognizer="/nonexistent.pt")
     assert [t.instrument.name for t in named.tracks] == ["Drums"] and named.detected == {}
 
 
-def test_decode_thresholds_are_tuned_on_a_split_and_stored(tiny_model, tmp_path):
-    from jointist.models.serialize import load_model
+def test_a_file_with_a_recognizer_and_a_transcriber_needs_nothing_else_for_auto(tmp_path):
+    transcriber = tiny_model()
+    recognizer = confident_recognizer([38])  # only drums
+    both = save_models({"transcriber": (transcriber, transcriber.card()), "recognizer": (recognizer, recognizer.card())},
+                       tmp_path / "model.pt")
+    result = Transcriber(both, progress=False).transcribe_audio(sine_notes([(0.5, 1.0, 60)], 3.0), instruments="auto")
+    assert list(result.detected) == ["Drums"] and [t.instrument.name for t in result.tracks] == ["Drums"]
 
+
+class Oracle:
+    """A transcriber that answers with notes given per class (the evaluation only calls transcribe_audio)."""
+
+    def __init__(self, notes: dict[int, NoteArray]) -> None:
+        self.known = notes
+
+    def transcribe_audio(self, audio: np.ndarray, *, instruments: list[int], source: str | None = None) -> Transcription:
+        empty = Posteriorgram(np.zeros((1, 88), np.uint8))
+        tracks = [InstrumentResult(INSTRUMENTS[c], self.known.get(c, NoteArray.empty()), empty, empty) for c in instruments]
+        return Transcription(len(audio) / 16_000, tracks, source=source)
+
+
+def test_evaluation_on_a_split_scores_what_the_transcriber_returns(tmp_path):
     root = tmp_path / "corpus"
-    write_track(root / "validation", "Track00001", {"S00": {"program": 0, "notes": [(0.5, 1.0, 60)]}}, duration_s=3.0)
-    done = subprocess.run(
-        [sys.executable, "-m", "jointist.cli.evaluate", f"data_root={root}", "split=validation", "tune_decode=true",
-         f"ckpt={tiny_model}", f"out={tmp_path / 'eval'}", "progress=false"],
-        capture_output=True, text=True, check=True,
-    )
-    assert "piece-wise note F1" in done.stdout + done.stderr
-    _, extra = load_model(tmp_path / "eval" / "model_tuned.pt")
-    assert extra["decode_tuned_on"] == "validation"
-    assert extra["decode"]["onset_threshold"] in (0.1, 0.2, 0.3, 0.4, 0.5)
-    assert extra["decode"]["shared_onset_ratio"] in (0.0, 0.5, 1.0)
+    piano, drums = [(0.5, 1.0, 60), (1.5, 2.0, 64)], [(1.0, 1.1, 36)]
+    write_track(root / "test", "Track00001", {
+        "S00": {"program": 0, "notes": piano}, "S01": {"program": 0, "is_drum": True, "notes": drums},
+    }, duration_s=3.0)
+    truth = {0: NoteArray.from_arrays([0.5, 1.5], [1.0, 2.0], [60, 64]), 38: NoteArray.from_arrays([1.0], [1.1], [36])}
+    perfect, pieces = evaluate_split(Oracle(truth), root, "test", instruments="gt", progress=False)
+    assert pieces[0].reference == (0, 38) and perfect.pieces == 1
+    assert perfect.flat["onset"] == perfect.instrumentwise["onset"] == 1.0
+    no_drums, _ = evaluate_split(Oracle({0: truth[0]}), root, "test", instruments="gt", progress=False)
+    assert no_drums.instrumentwise["onset"] == pytest.approx(0.5) and no_drums.per_instrument["Drums"]["onset"] == 0.0
+    extra = {**truth, 10: NoteArray.from_arrays([0.2], [0.4], [40])}  # a bass note where there is no bass
+    everything, _ = evaluate_split(Oracle(extra), root, "test", instruments="all", progress=False)
+    assert everything.instrumentwise["onset"] == 1.0 > everything.instrumentwise_penalised["onset"]
+    assert everything.per_instrument["Bass"]["predicted_absent"] == 1
+    paths = write_report(everything, tmp_path / "eval")
+    assert json.loads(paths["json"].read_text())["pieces"] == 1
+    assert "multi-instrument" in paths["markdown"].read_text() and paths["chart"].stat().st_size > 1000

@@ -1,9 +1,9 @@
+"""Posteriorgrams -> notes: onset peaks, frame continuation, minimum length, drums, shared onsets."""
+
 import numpy as np
-import pretty_midi
 import pytest
 
-from jointist.notes import NoteArray
-from jointist.postprocess import DecodeConfig, decode_notes, notes_to_json, read_midi, write_midi
+from jointist.postprocess import DecodeConfig, decode_notes
 
 
 def posteriorgram(frames: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -47,38 +47,6 @@ def test_decoding_offsets_time_and_drums():
     assert np.allclose(drums.offset_s - drums.onset_s, 0.05)
     with pytest.raises(ValueError, match="88"):
         decode_notes(onset[:, :80], frame[:, :80])
-
-
-def test_midi_round_trip_keeps_programs_drums_and_timing(tmp_path):
-    tracks = {
-        0: NoteArray.from_arrays([0.1234, 1.0], [0.5, 1.7777], [60, 64], [90, 30]),
-        10: NoteArray.from_arrays([0.25], [2.5], [40], [100]),
-        38: NoteArray.from_arrays([0.0, 0.5], [0.1, 0.6], [36, 38], [120, 80]),
-    }
-    path = write_midi(tracks, tmp_path / "song.mid")
-    pm = pretty_midi.PrettyMIDI(str(path))
-    assert [(i.program, i.is_drum, i.name) for i in pm.instruments] == [(0, False, "Piano"), (32, False, "Bass"), (0, True, "Drums")]
-    back = read_midi(path)
-    assert sorted(back) == [0, 10, 38]
-    for c, notes in tracks.items():
-        assert np.abs(back[c].onset_s - notes.onset_s).max() < 0.01
-        assert np.abs(back[c].offset_s - notes.offset_s).max() < 0.01
-        assert back[c].pitch.tolist() == notes.pitch.tolist()
-        assert back[c].velocity.tolist() == notes.velocity.tolist()
-    # drums land on MIDI channel 10 (index 9) in the written file
-    import mido
-
-    channels = {msg.channel for track in mido.MidiFile(str(path)).tracks for msg in track if msg.type == "note_on"}
-    assert 9 in channels and len(channels) == 3
-
-
-def test_notes_json():
-    import json
-
-    doc = json.loads(notes_to_json({10: NoteArray.from_arrays([0.5], [1.0], [40])}, extra={"source": "x.wav"}))
-    assert doc["source"] == "x.wav"
-    assert doc["instruments"][0]["name"] == "Bass" and doc["instruments"][0]["program"] == 32
-    assert doc["instruments"][0]["notes"] == [{"onset_s": 0.5, "offset_s": 1.0, "pitch": 40, "velocity": 100}]
 
 
 def test_shared_onsets_go_to_the_most_likely_pitched_instrument():
