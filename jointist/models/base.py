@@ -11,7 +11,8 @@ The roles and what the pipeline and the tasks may call on a model of that role:
 ``recognizer``  :class:`RecognizerModel`: audio (B, samples) -> logits (B, 39)
 ``transcriber`` :class:`ConditionedTranscriberModel`: ``features(audio)`` once per clip, then
                 ``heads(features, instruments)`` per instrument, ``agnostic(features)`` or None
-``separator``   :class:`SeparatorModel`: mixture, instruments and posteriorgrams -> stems
+``separator``   :class:`SeparatorModel`: ``features(audio)`` once per clip, then
+                ``heads(features, instruments, posteriorgram)`` -> stems per instrument
 ``seq2seq``     :class:`Seq2SeqModel`: spectrogram segments -> token ids
 =============== ===========================================================================
 
@@ -88,11 +89,16 @@ class ConditionedTranscriberModel(Protocol):
 
 @runtime_checkable
 class SeparatorModel(Protocol):
-    """A separator conditioned on an instrument and on the transcriber's posteriorgram."""
+    """A separator conditioned on an instrument and on the transcriber's frame posteriorgram, whose
+    instrument-independent work (the mixture's STFT, a shared encoder) runs once per clip."""
 
-    def __call__(self, audio: torch.Tensor, instruments: torch.Tensor, posteriorgram: torch.Tensor) -> torch.Tensor:
-        """audio (batch, samples), instruments (batch, K), frame posteriors (batch, K, time, 88)
-        -> stems (batch, K, samples)."""
+    def features(self, audio: torch.Tensor) -> Any:
+        """(batch, samples) -> per-clip features (model-defined), whatever the number of instruments."""
+        ...
+
+    def heads(self, features: Any, instruments: torch.Tensor, posteriorgram: torch.Tensor | None) -> torch.Tensor:
+        """Features, instrument indices (batch, K) and frame posteriors (batch, K, time, 88) in [0, 1]
+        (None for a model without transcription fusion) -> stems (batch, K, samples)."""
         ...
 
 
