@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
+import soundfile as sf
 
 from jointist.atomic import atomic_write_text
 from jointist.audio.io import write_audio
+from jointist.constants import SAMPLE_RATE
 from jointist.instruments import by_index
 from jointist.notes import NoteArray
 from jointist.plots import plot_pianoroll
 from jointist.results import Transcription
 
-__all__ = ["notes_to_json", "transcription_json", "write_outputs"]
+__all__ = ["StemWriter", "notes_to_json", "transcription_json", "write_outputs"]
 
 
 def notes_to_json(tracks: Mapping[int, NoteArray], *, extra: Mapping[str, object] | None = None) -> str:
@@ -68,6 +72,49 @@ def write_outputs(
                 track.frame.codes, track.notes, out / "pianoroll" / f"{slug}.png", title=track.instrument.name,
                 fps=track.frame.fps,
             )
-        if stems and track.stem is not None:
+        if stems and track.stem_path is not None:
+            written[f"stems/{slug}"] = track.stem_path  # streamed there while separating
+        elif stems and track.stem is not None:
             written[f"stems/{slug}"] = write_audio(out / "stems" / f"{slug}.wav", track.stem, sample_rate=track.sample_rate)
     return written
+
+
+class StemWriter:
+    """Streams separated stems to ``<folder>/<slug>.wav``, one file per instrument, as blocks arrive.
+
+    Blocks are ``(instruments, samples)`` float32 at 16 kHz; with ``sample_rate`` other than 16 kHz
+    they are resampled on the fly (soxr, streaming). Files are written under a temporary name and
+    renamed by :meth:`close`, so a killed run leaves no truncated stem behind; memory holds one block.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], slugs: Sequence[str], *, sample_rate: int = SAMPLE_RATE) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.paths = [self.folder / f"{slug}.wav" for slug in slugs]
+        self.sample_rate = sample_rate
+        self._tmp = [p.with_name(f".{p.name}.tmp") for p in self.paths]
+        self._files = [sf.SoundFile(t, "w", samplerate=sample_rate, channels=1, subtype="FLOAT", format="WAV")
+                       for t in self._tmp]
+        self._resamplers = None
+        if sample_rate != SAMPLE_RATE:
+            import soxr
+
+            self._resamplers = [soxr.ResampleStream(SAMPLE_RATE, sample_rate, 1, dtype="float32", quality="HQ")
+                                for _ in slugs]
+
+    def __call__(self, block: np.ndarray) -> None:
+        for j, f in enumerate(self._files):
+            data = np.ascontiguousarray(block[j], dtype=np.float32)
+            if self._resamplers is not None:
+                data = self._resamplers[j].resample_chunk(data, last=False)
+            f.write(data)
+
+    def close(self) -> list[Path]:
+        """Flush, close and move every stem into place; returns their paths."""
+        for j, f in enumerate(self._files):
+            if self._resamplers is not None:
+                f.write(self._resamplers[j].resample_chunk(np.zeros(0, np.float32), last=True))
+            f.close()
+        for tmp, path in zip(self._tmp, self.paths):
+            os.replace(tmp, path)
+        return list(self.paths)

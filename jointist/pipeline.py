@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,11 +34,11 @@ from typing import Protocol, cast
 import numpy as np
 import torch
 
-from jointist.audio.chunker import Chunker
-from jointist.audio.io import check_audio, load_audio
+from jointist.audio.chunker import Chunker, CrossfadeStitcher
+from jointist.audio.io import audio_sample_rate, check_audio, load_audio
 from jointist.constants import FRAMES_PER_SECOND, HOP_S, SAMPLE_RATE, SEGMENT_S
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
-from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel
+from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
 from jointist.models.serialize import CheckpointError, load_model, model_roles
 from jointist.postprocess import DecodeConfig, decode_tracks
 from jointist.results import InstrumentResult, Posteriorgram, Transcription
@@ -48,6 +48,7 @@ __all__ = [
     "DEFAULT_RECOGNIZER",
     "RecognizeStage",
     "Recognizer",
+    "SeparateStage",
     "Stage",
     "StageOutput",
     "TranscribeStage",
@@ -63,6 +64,8 @@ DEFAULT_MODEL = "transcriber.pt"
 """File name of the shipped transcriber inside the package's ``weights`` folder."""
 DEFAULT_RECOGNIZER = "recognizer.pt"
 """File name of the shipped instrument recognizer inside the package's ``weights`` folder."""
+DEFAULT_SEPARATOR = "separator.pt"
+"""File name of the shipped separator inside the package's ``weights`` folder."""
 
 PathLike = str | os.PathLike[str]
 
@@ -152,6 +155,35 @@ class TranscribeStage:
         return {"onset": StageOutput(onset, "frames"), "frame": StageOutput(frame, "frames")}
 
 
+class SeparateStage:
+    """The separator for a fixed list of instrument classes: ``stems`` (batch, K, samples).
+
+    Its features (the mixture's STFT, the shared encoder) are computed once per window; the heads
+    run ``instruments_per_pass`` instruments at a time, each with its own frame posteriors from the
+    transcription stage of the same window (``frame``, time first), when the model fuses them.
+    """
+
+    name = "separate"
+
+    def __init__(self, model: SeparatorModel, classes: Sequence[int], *, instruments_per_pass: int = 2) -> None:
+        if instruments_per_pass < 1:
+            raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
+        self.model = model
+        self.classes = [int(c) for c in classes]
+        self.instruments_per_pass = instruments_per_pass
+
+    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
+        features = self.model.features(audio)
+        classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
+        frame = previous["frame"].value.permute(0, 2, 1, 3) if "frame" in previous else None  # (batch, K, time, 88)
+        stems = []
+        for first in range(0, len(self.classes), self.instruments_per_pass):
+            last = first + self.instruments_per_pass
+            group = classes[:, first:last].expand(len(audio), -1)
+            stems.append(self.model.heads(features, group, frame[:, first:last] if frame is not None else None))
+        return {"stems": StageOutput(torch.cat(stems, dim=1).float(), "audio")}
+
+
 def run_stages(
     audio: np.ndarray,
     stages: Iterable[Stage],
@@ -161,12 +193,19 @@ def run_stages(
     device: str | torch.device = "cpu",
     progress: bool = False,
     desc: str = "windows",
+    audio_sinks: Mapping[str, Callable[[np.ndarray], None]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``stages`` in order over every window of ``audio`` and stitch their outputs once.
 
+    Args:
+        audio_sinks: output name -> a callable that receives the stitched ``audio`` output as
+            consecutive ``(channels, samples)`` blocks (e.g. :class:`~jointist.export.StemWriter`),
+            so long songs never hold whole stems in memory.
+
     Returns:
         output name -> ``window`` outputs stacked (windows, ...) as float32; ``frames`` outputs
-        stitched song-long (frames, ...) as uint8 :class:`~jointist.results.Posteriorgram` codes.
+        stitched song-long (frames, ...) as uint8 :class:`~jointist.results.Posteriorgram` codes;
+        ``audio`` outputs without a sink cross-faded song-long (channels, samples) as float32.
     """
     from tqdm import tqdm
 
@@ -177,6 +216,9 @@ def run_stages(
     windows = chunker.windows(len(audio))  # positions only: each batch's samples are cut when it runs
     stitched: dict[str, np.ndarray] = {}
     per_window: dict[str, list[np.ndarray]] = {}
+    stitchers: dict[str, CrossfadeStitcher] = {}
+    in_memory: dict[str, list[np.ndarray]] = {}
+    sinks = dict(audio_sinks or {})
     bar = tqdm(total=len(windows), desc=desc, unit="window", disable=not progress)
     with torch.inference_mode():
         for first in range(0, len(windows), batch_size):
@@ -189,6 +231,13 @@ def run_stages(
                 if out.kind == "window":
                     per_window.setdefault(key, []).append(out.value.cpu().numpy())
                     continue
+                if out.kind == "audio":
+                    if key not in stitchers:
+                        sink = sinks.get(key) or in_memory.setdefault(key, []).append
+                        stitchers[key] = CrossfadeStitcher(chunker, len(audio), sink=sink)
+                    for window, piece in zip(batch, out.value.cpu().numpy()):
+                        stitchers[key].add(window, piece)
+                    continue
                 codes = Posteriorgram.encode(out.value).cpu().numpy()
                 if key not in stitched:
                     stitched[key] = np.zeros((total, *codes.shape[2:]), np.uint8)
@@ -196,7 +245,13 @@ def run_stages(
                     chunker.place(stitched[key], window, frames)
             bar.update(len(batch))
     bar.close()
-    return {**stitched, **{key: np.concatenate(parts) for key, parts in per_window.items()}}
+    for stitcher in stitchers.values():
+        stitcher.close()
+    return {
+        **stitched,
+        **{key: np.concatenate(parts) for key, parts in per_window.items()},
+        **{key: np.concatenate(blocks, axis=1) for key, blocks in in_memory.items()},
+    }
 
 
 def aggregate_windows(probs: np.ndarray, method: str = "max") -> np.ndarray:
@@ -280,6 +335,8 @@ class Transcriber:
         recognizer: a :class:`Recognizer` or a model file holding one, for ``instruments="auto"``
             (None: the model file's own recognizer if it has one, else the shipped recognizer,
             loaded when first needed).
+        separator: a model file holding a separator, for ``separate=True`` (None: the model file's
+            own separator if it has one, else the shipped separator, loaded when first needed).
     """
 
     def __init__(
@@ -294,6 +351,7 @@ class Transcriber:
         hop_s: float = HOP_S,
         progress: bool = True,
         recognizer: Recognizer | PathLike | None = None,
+        separator: PathLike | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -309,9 +367,14 @@ class Transcriber:
         self.decode = decode or DecodeConfig(**(self.card.decode or {}))
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
         self.progress = progress
-        if recognizer is None and model is not None and "recognizer" in model_roles(self.model_path):
+        roles = model_roles(self.model_path) if model is not None else {}
+        if recognizer is None and "recognizer" in roles:
             recognizer = self.model_path
+        if separator is None and "separator" in roles:
+            separator = self.model_path
         self._recognizer = recognizer
+        self._separator_path = separator
+        self._separator: SeparatorModel | None = None
 
     @property
     def recognizer(self) -> Recognizer:
@@ -321,6 +384,16 @@ class Transcriber:
                                           hop_s=self.chunker.hop_frames / FRAMES_PER_SECOND, progress=self.progress)
         return self._recognizer
 
+    @property
+    def separator(self) -> SeparatorModel:
+        """The separator (loaded when first needed)."""
+        if self._separator is None:
+            loaded, _, _ = load_role(self._separator_path, role="separator", default=DEFAULT_SEPARATOR, device=self.device)
+            if not isinstance(loaded, SeparatorModel):
+                raise CheckpointError(f"{type(loaded).__name__} is not a separator")
+            self._separator = cast(SeparatorModel, loaded)
+        return self._separator
+
     def posteriorgrams(self, audio: np.ndarray, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
         """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
         stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
@@ -329,10 +402,24 @@ class Transcriber:
         return out["onset"], out["frame"]
 
     def transcribe_audio(
-        self, audio: np.ndarray, *, instruments: str | Sequence[str | int] | None = "all", source: str | None = None
+        self,
+        audio: np.ndarray,
+        *,
+        instruments: str | Sequence[str | int] | None = "all",
+        source: str | None = None,
+        separate: bool = False,
+        stems_dir: PathLike | None = None,
+        stems_sample_rate: int = SAMPLE_RATE,
     ) -> Transcription:
-        """Transcribe mono 16 kHz audio for the requested instruments: names, indices, ``"all"``, or
-        ``"auto"`` (the recognizer decides; its detections and probabilities are in ``detected``)."""
+        """Transcribe (and, with ``separate``, separate) mono 16 kHz audio for the requested
+        instruments: names, indices, ``"all"``, or ``"auto"`` (the recognizer decides; its detections
+        and probabilities are in ``detected``).
+
+        Args:
+            separate: also run the separator: one stem per instrument, in ``InstrumentResult.stem``
+                (16 kHz), or streamed to ``stems_dir/<instrument>.wav`` at ``stems_sample_rate``
+                (then ``InstrumentResult.stem_path``), which keeps memory bounded for long files.
+        """
         audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
         if audio.ndim != 1:
             raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
@@ -346,19 +433,52 @@ class Transcriber:
                 return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
         else:
             chosen = parse_instruments(instruments)
-        onset, frame = self.posteriorgrams(audio, chosen)
+        classes = [i.index for i in chosen]
+        stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass)]
+        writer = None
+        if separate:
+            stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
+            if stems_dir is not None:
+                from jointist.export import StemWriter
+
+                writer = StemWriter(stems_dir, [i.slug for i in chosen], sample_rate=stems_sample_rate)
+        out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
+                         progress=self.progress, desc="separating" if separate else "transcribing",
+                         audio_sinks={"stems": writer} if writer is not None else None)
+        stem_paths = writer.close() if writer is not None else None
+        onset, frame = out["onset"], out["frame"]
         notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
-                              [i.index for i in chosen], config=self.decode)
+                              classes, config=self.decode)
         tracks = [
-            InstrumentResult(inst, notes[inst.index], Posteriorgram(onset[:, j]), Posteriorgram(frame[:, j]))
+            InstrumentResult(
+                inst, notes[inst.index], Posteriorgram(onset[:, j]), Posteriorgram(frame[:, j]),
+                stem=out["stems"][j] if "stems" in out else None,
+                sample_rate=stems_sample_rate if stem_paths else SAMPLE_RATE,
+                stem_path=stem_paths[j] if stem_paths else None,
+            )
             for j, inst in enumerate(chosen)
         ]
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
-    def transcribe_file(self, path: PathLike, *, instruments: str | Sequence[str | int] | None = "all") -> Transcription:
-        """Load (any soundfile format, resampled to 16 kHz) and transcribe a file."""
+    def transcribe_file(
+        self,
+        path: PathLike,
+        *,
+        instruments: str | Sequence[str | int] | None = "all",
+        separate: bool = False,
+        stems_dir: PathLike | None = None,
+        stems_sample_rate: int | str = SAMPLE_RATE,
+    ) -> Transcription:
+        """Load (any soundfile format, resampled to 16 kHz) and transcribe a file.
+
+        Args:
+            stems_sample_rate: with ``stems_dir``, the stems' rate: a number, or ``"input"`` for the
+                file's own sample rate.
+        """
         audio = load_audio(path, allow_silence=False)
-        return self.transcribe_audio(audio, instruments=instruments, source=str(path))
+        rate = int(audio_sample_rate(path)) if stems_sample_rate == "input" else int(stems_sample_rate)
+        return self.transcribe_audio(audio, instruments=instruments, source=str(path), separate=separate,
+                                     stems_dir=stems_dir, stems_sample_rate=rate)
 
 
 def transcribe(
@@ -367,17 +487,21 @@ def transcribe(
     instruments: str | Sequence[str | int] | None = "all",
     model: PathLike | None = None,
     recognizer: PathLike | None = None,
+    separator: PathLike | None = None,
+    separate: bool = False,
     device: str = "cpu",
     batch_size: int = 4,
     progress: bool = False,
 ) -> Transcription:
     """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument
-    (names, indices, ``"all"``, or ``"auto"`` to let the instrument recognizer decide).
+    (names, indices, ``"all"``, or ``"auto"`` to let the instrument recognizer decide); with
+    ``separate=True`` also one 16 kHz stem per instrument (``InstrumentResult.stem``).
 
     >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
     >>> jointist.export.write_outputs(result, "out", name="song")         # doctest: +SKIP
     """
-    transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress, recognizer=recognizer)
+    transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress, recognizer=recognizer,
+                              separator=separator)
     if isinstance(audio, np.ndarray):
-        return transcriber.transcribe_audio(audio, instruments=instruments)
-    return transcriber.transcribe_file(audio, instruments=instruments)
+        return transcriber.transcribe_audio(audio, instruments=instruments, separate=separate)
+    return transcriber.transcribe_file(audio, instruments=instruments, separate=separate)

@@ -65,8 +65,9 @@ class Posteriorgram:
 
 @dataclass
 class InstrumentResult:
-    """One instrument of a recording: its notes, onset and frame posteriorgrams (frames, 88), and
-    its separated stem (samples,) at ``sample_rate`` when a separator ran."""
+    """One instrument of a recording: its notes, onset and frame posteriorgrams (frames, 88), and,
+    when a separator ran, its stem: in memory (``stem``, (samples,) at ``sample_rate``) or streamed
+    to a file (``stem_path``)."""
 
     instrument: Instrument
     notes: NoteArray
@@ -74,6 +75,7 @@ class InstrumentResult:
     frame: Posteriorgram
     stem: np.ndarray | None = None
     sample_rate: int = SAMPLE_RATE
+    stem_path: Path | None = None
 
 
 @dataclass

@@ -4,20 +4,20 @@ Audio is cut into windows of ``window_s`` seconds whose starts are ``hop_s`` apa
 10 s windows overlap by 1 s). Frame outputs are stitched by keeping, from each window, the frames
 closest to its centre: the overlap is split in the middle, so every output frame comes from the
 window in which it has the most context. Audio outputs (separated stems) are cross-faded linearly
-over the overlap. Window starts fall on the frame grid, so window frame ``k`` is song frame
+over the overlap and streamed out (:class:`CrossfadeStitcher`). Window starts fall on the frame grid, so window frame ``k`` is song frame
 ``start_frame + k`` exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from jointist.constants import HOP_LENGTH, HOP_S, SAMPLE_RATE, SEGMENT_S
 
-__all__ = ["Chunker", "Window"]
+__all__ = ["Chunker", "CrossfadeStitcher", "Window"]
 
 
 @dataclass(frozen=True)
@@ -82,20 +82,72 @@ class Chunker:
         a, b = window.start_frame + window.keep_from, window.start_frame + window.keep_to
         out[a:b] = frames[window.keep_from: window.keep_to]
 
-    def crossfade(self, num_samples: int, pieces: Iterator[tuple[Window, np.ndarray]]) -> np.ndarray:
-        """Overlap-add audio outputs (``window_samples`` each) with linear cross-fades.
+    def crossfade(self, num_samples: int, pieces: Iterable[tuple[Window, np.ndarray]]) -> np.ndarray:
+        """Overlap-add audio outputs (``window_samples`` each, in window order) with linear
+        cross-fades into one array: :class:`CrossfadeStitcher` writing into memory."""
+        blocks: list[np.ndarray] = []
+        stitcher = CrossfadeStitcher(self, num_samples, sink=lambda block: blocks.append(block[0]))
+        for window, piece in pieces:
+            stitcher.add(window, np.asarray(piece, np.float32)[None])
+        stitcher.close()
+        return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
-        Scaffolding for the separator stage (the next module): no stage produces audio yet, so
-        only the tests call it today."""
-        out = np.zeros(num_samples, np.float32)
-        weight = np.zeros(num_samples, np.float32)
-        fade = (self.window_frames - self.hop_frames) * self.hop_length
-        for w, piece in pieces:
-            n = min(self.window_samples, num_samples - w.start_sample)
-            ramp = np.ones(self.window_samples, np.float32)
-            if fade > 0:
-                ramp[:fade] = np.linspace(0.0, 1.0, fade + 2, dtype=np.float32)[1:-1]
-                ramp[-fade:] = ramp[:fade][::-1]
-            out[w.start_sample: w.start_sample + n] += piece[:n] * ramp[:n]
-            weight[w.start_sample: w.start_sample + n] += ramp[:n]
-        return out / np.maximum(weight, 1e-8)
+
+class CrossfadeStitcher:
+    """Streams overlapping audio windows into one signal with linear cross-fades, in bounded memory.
+
+    Windows must arrive in order. Where two windows overlap, the earlier one fades out and the later
+    one fades in linearly (the two ramps sum to one); elsewhere a window is copied as it is. Samples
+    are handed to ``sink`` as ``(channels, n)`` float32 blocks as soon as no later window can change
+    them, so only one window of audio per channel is held at a time.
+
+    Args:
+        chunker: the chunker whose windows the pieces belong to.
+        num_samples: length of the stitched signal.
+        sink: receives consecutive blocks; together they are exactly ``num_samples`` long.
+    """
+
+    def __init__(self, chunker: Chunker, num_samples: int, *, sink: Callable[[np.ndarray], None]) -> None:
+        self.chunker = chunker
+        self.num_samples = num_samples
+        self.sink = sink
+        self.windows = chunker.windows(num_samples)
+        self.fade = (chunker.window_frames - chunker.hop_frames) * chunker.hop_length
+        self.ramp = np.linspace(0.0, 1.0, self.fade + 2, dtype=np.float32)[1:-1]
+        self.pending: np.ndarray | None = None  # (channels, samples) from self.emitted on
+        self.emitted = 0
+        self.next_index = 0
+
+    def add(self, window: Window, piece: np.ndarray) -> None:
+        """Add one window's output, ``(channels, window_samples)``."""
+        if window.index != self.next_index:
+            raise ValueError(f"windows must arrive in order: expected {self.next_index}, got {window.index}")
+        piece = np.array(piece, dtype=np.float32, copy=True)
+        first, last = window.index == 0, window.index == len(self.windows) - 1
+        if self.fade > 0 and not first:
+            piece[:, : self.fade] *= self.ramp
+        if self.fade > 0 and not last:
+            piece[:, -self.fade:] *= self.ramp[::-1]
+        end = min(window.start_sample + piece.shape[1], self.num_samples)
+        if last and end < self.num_samples:  # the last window may stop up to a hop short of the end
+            piece = np.pad(piece, ((0, 0), (0, self.num_samples - end)))
+            end = self.num_samples
+        if self.pending is None:
+            self.pending = np.zeros((piece.shape[0], 0), np.float32)
+        need = end - self.emitted
+        if need > self.pending.shape[1]:
+            self.pending = np.pad(self.pending, ((0, 0), (0, need - self.pending.shape[1])))
+        offset = window.start_sample - self.emitted
+        self.pending[:, offset: offset + (end - window.start_sample)] += piece[:, : end - window.start_sample]
+        self.next_index += 1
+        final = self.windows[self.next_index].start_sample if not last else end
+        if final > self.emitted:
+            self.sink(self.pending[:, : final - self.emitted])
+            self.pending = self.pending[:, final - self.emitted:].copy()
+            self.emitted = final
+
+    def close(self) -> None:
+        """Check that every window arrived and every sample went to the sink."""
+        if self.next_index != len(self.windows) or self.emitted != self.num_samples:
+            raise ValueError(f"stitched {self.emitted} of {self.num_samples} samples from {self.next_index} of "
+                             f"{len(self.windows)} windows")

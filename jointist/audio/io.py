@@ -62,6 +62,14 @@ def audio_duration_s(path: str | os.PathLike[str]) -> float:
         return f.frames / f.samplerate
 
 
+def audio_sample_rate(path: str | os.PathLike[str]) -> int:
+    """Native sample rate of an audio file, read from its header."""
+    with _open(path) as f:
+        if f.samplerate <= 0:
+            raise AudioError(f"{path} has an invalid sample rate {f.samplerate}")
+        return int(f.samplerate)
+
+
 def resample(audio: np.ndarray, *, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.ndarray:
     """Resample the last axis with soxr (high quality); a no-op when the rates match."""
     if orig_sr <= 0 or target_sr <= 0:

@@ -14,6 +14,7 @@ def build_transcriber(cfg: DictConfig) -> Transcriber:
     transcriber = Transcriber(
         cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
         window_s=cfg.window_s, hop_s=cfg.hop_s, progress=cfg.progress, recognizer=cfg.recognizer,
+        separator=cfg.get("separator"),
     )
     decode = OmegaConf.to_container(cfg.decode)
     overrides = {str(k): v for k, v in decode.items() if v is not None} if isinstance(decode, dict) else {}

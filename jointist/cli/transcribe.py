@@ -20,7 +20,10 @@ def run(cfg: DictConfig) -> dict[str, Path]:
 
     transcriber = build_transcriber(cfg)
     instruments = instrument_request(cfg.instruments)
-    result = transcriber.transcribe_file(cfg.audio, instruments=instruments)
+    separate = bool(cfg.get("separate"))
+    result = transcriber.transcribe_file(cfg.audio, instruments=instruments, separate=separate,
+                                         stems_dir=Path(cfg.out) / "stems" if separate else None,
+                                         stems_sample_rate=cfg.get("stems_sample_rate", 16000))
     written = write_outputs(result, cfg.out, name=Path(cfg.audio).stem, plots=cfg.plots)
     if instruments == "auto":
         log.info("detected instruments: %s",

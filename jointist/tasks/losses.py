@@ -11,7 +11,7 @@ from torch import nn
 from jointist.instruments import NUM_CLASSES
 from jointist.models.base import TranscriberOutput
 
-__all__ = ["RecognitionLoss", "TranscriptionLoss"]
+__all__ = ["MultiResolutionSTFTLoss", "RecognitionLoss", "SeparationLoss", "TranscriptionLoss"]
 
 
 class TranscriptionLoss(nn.Module):
@@ -81,3 +81,58 @@ class RecognitionLoss(nn.Module):
     def forward(self, logits: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """logits (batch, 39), present (batch, 39) multi-hot -> scalar."""
         return nn.functional.binary_cross_entropy_with_logits(logits.float(), present, pos_weight=self.pos_weight)
+
+
+class MultiResolutionSTFTLoss(nn.Module):
+    """Spectral convergence + log-magnitude L1, averaged over several STFT resolutions
+    (Yamamoto et al., 2020). Waveforms (..., samples) -> scalar."""
+
+    def __init__(self, fft_sizes: tuple[int, ...] | list[int] = (512, 1024, 2048), *, hop_ratio: float = 0.25,
+                 eps: float = 1e-7) -> None:
+        super().__init__()
+        self.fft_sizes = [int(n) for n in fft_sizes]
+        self.hop_ratio = hop_ratio
+        self.eps = eps
+        for n in self.fft_sizes:
+            self.register_buffer(f"window{n}", torch.hann_window(n), persistent=False)
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        est = estimate.float().reshape(-1, estimate.shape[-1])
+        ref = target.float().reshape(-1, target.shape[-1])
+        total = est.new_zeros(())
+        for n in self.fft_sizes:
+            window = getattr(self, f"window{n}")
+            hop = max(1, int(n * self.hop_ratio))
+            est_mag = torch.stft(est, n, hop, window=window, return_complex=True).abs()
+            ref_mag = torch.stft(ref, n, hop, window=window, return_complex=True).abs()
+            convergence = torch.linalg.vector_norm(ref_mag - est_mag) / (torch.linalg.vector_norm(ref_mag) + self.eps)
+            log_l1 = (torch.log(est_mag + self.eps) - torch.log(ref_mag + self.eps)).abs().mean()
+            total = total + convergence + log_l1
+        return total / len(self.fft_sizes)
+
+
+class SeparationLoss(nn.Module):
+    """L1 on the waveform of every (clip, instrument) stem, silent targets for absent instruments
+    included, plus an optional multi-resolution STFT term.
+
+    Args:
+        stft_weight: weight of :class:`MultiResolutionSTFTLoss` (0: waveform L1 only).
+        fft_sizes: its resolutions.
+    """
+
+    def __init__(self, *, stft_weight: float = 0.0, fft_sizes: tuple[int, ...] | list[int] = (512, 1024, 2048)) -> None:
+        super().__init__()
+        self.stft_weight = stft_weight
+        self.stft = MultiResolutionSTFTLoss(fft_sizes) if stft_weight > 0 else None
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """estimate, target: (batch, K, samples) -> total loss and its parts (``l1``, ``stft``)."""
+        if estimate.shape != target.shape:
+            raise ValueError(f"estimate {tuple(estimate.shape)} and target {tuple(target.shape)} differ")
+        l1 = (estimate.float() - target.float()).abs().mean()
+        parts = {"l1": l1}
+        loss = l1
+        if self.stft is not None:
+            parts["stft"] = self.stft(estimate, target)
+            loss = loss + self.stft_weight * parts["stft"]
+        return loss, parts
