@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Everything jointist needs on a fresh Debian machine: FluidSynth and GM SoundFonts, then the CPU
+# Everything jointist needs on a fresh Debian machine: FluidSynth and GM SoundFonts, ffmpeg (museval
+# imports musdb -> stempeg, which refuses to import without ffmpeg/ffprobe), then the CPU
 # torch wheel first (so no other package pulls a CUDA build), then the package with its dev extra.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-pkgs="fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont csound-soundfont libsndfile1"
+pkgs="fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont csound-soundfont libsndfile1 ffmpeg"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
