@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,26 +14,53 @@ import numpy as np
 from jointist.atomic import atomic_write_text
 from jointist.audio.io import load_audio
 from jointist.constants import SAMPLE_RATE
-from jointist.data.slakh import load_index
+from jointist.data.slakh import TrackInfo, load_index
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, parse_instruments
 from jointist.metrics import (
     PieceScores,
     RecognitionReport,
+    SeparationPieceScores,
+    SeparationReport,
     TranscriptionReport,
     evaluate_piece,
+    evaluate_separation,
     recognition_scores,
     summarise,
+    summarise_separation,
 )
 from jointist.pipeline import Recognizer, Transcriber, aggregate_windows
 from jointist.plots import plot_f1_bars
 from jointist.postprocess import decode_tracks
 
-__all__ = ["evaluate_recognizer", "evaluate_split", "tune_decode", "write_recognition_report", "write_report"]
+__all__ = [
+    "SplitScores", "evaluate_recognizer", "evaluate_split", "evaluate_tracks", "reference_stems", "tune_decode",
+    "write_recognition_report", "write_report",
+]
 
 log = logging.getLogger(__name__)
 
 
-def evaluate_split(
+@dataclass
+class SplitScores:
+    """What :func:`evaluate_tracks` measured on a split."""
+
+    transcription: TranscriptionReport
+    pieces: list[PieceScores]
+    separation: SeparationReport | None = None
+    separation_pieces: list[SeparationPieceScores] = field(default_factory=list)
+
+
+def reference_stems(track: TrackInfo, *, num_samples: int) -> dict[int, np.ndarray]:
+    """The true stems of a track summed per class, 16 kHz, ``num_samples`` long."""
+    stems: dict[int, np.ndarray] = {}
+    for stem in track.stems:
+        wave = load_audio(stem.audio_path)[:num_samples]
+        wave = np.pad(wave, (0, num_samples - len(wave)))
+        stems[stem.instrument] = stems[stem.instrument] + wave if stem.instrument in stems else wave
+    return stems
+
+
+def evaluate_tracks(
     transcriber: Transcriber,
     root: str | os.PathLike[str],
     split: str = "test",
@@ -40,19 +68,25 @@ def evaluate_split(
     instruments: str | Sequence[str | int] = "gt",
     max_tracks: int | None = None,
     progress: bool = True,
-) -> tuple[TranscriptionReport, list[PieceScores]]:
-    """Transcribe every track's ``mix.flac`` and score it against the track's MIDI.
+    separate: bool = False,
+    bss_eval: bool = True,
+) -> SplitScores:
+    """Transcribe (and, with ``separate``, separate) every track's ``mix.flac`` and score it
+    against the track's MIDI (and true stems).
 
     Args:
         instruments: ``gt`` transcribes each track's true instruments; ``all`` transcribes all 39
-            classes (predictions for absent classes then count in the ``*_penalised`` numbers);
-            ``auto`` transcribes the classes the recognizer finds; or a fixed list of names.
+            classes (predictions for absent classes then count in the ``*_penalised`` numbers, and
+            their stems in the absent-instrument energy); ``auto`` transcribes the classes the
+            recognizer finds; or a fixed list of names.
+        bss_eval: also museval's BSS Eval v4 (slow: seconds per track) next to the whole-track SDR.
     """
     from tqdm import tqdm
 
     tracks = load_index(root, split)[:max_tracks]
     fixed = None if instruments in ("gt", "all", "auto") else parse_instruments(instruments)
     pieces: list[PieceScores] = []
+    separated: list[SeparationPieceScores] = []
     for track in tqdm(tracks, desc=f"evaluating {split}", unit="track", disable=not progress):
         ref = track.notes_by_class()
         audio = load_audio(track.mix_path, allow_silence=False)
@@ -64,22 +98,56 @@ def evaluate_split(
             wanted = [INSTRUMENTS[c] for c in sorted(transcriber.recognizer.recognize(audio))]
         else:
             wanted = fixed  # type: ignore[assignment]
-        if not wanted:
+        estimates: dict[int, np.ndarray] = {}
+        if wanted:
+            result = transcriber.transcribe_audio(audio, instruments=[i.index for i in wanted], source=str(track.mix_path),
+                                                  separate=separate)
+            pieces.append(evaluate_piece(track.track_id, ref, result.notes()))
+            estimates = {t.instrument.index: t.stem for t in result.tracks if t.stem is not None}
+        else:
             pieces.append(evaluate_piece(track.track_id, ref, {}))
-            continue
-        result = transcriber.transcribe_audio(audio, instruments=[i.index for i in wanted], source=str(track.mix_path))
-        pieces.append(evaluate_piece(track.track_id, ref, result.notes()))
-    return summarise(pieces), pieces
+        if separate:
+            references = reference_stems(track, num_samples=len(audio))
+            separated.append(evaluate_separation(track.track_id, references, estimates, audio, bss_eval=bss_eval))
+    return SplitScores(summarise(pieces), pieces, summarise_separation(separated) if separate else None, separated)
 
 
-def write_report(report: TranscriptionReport, out_dir: str | os.PathLike[str], *, meta: dict | None = None) -> dict[str, Path]:
-    """``report.json``, ``report.md`` and ``f1_per_instrument.png`` in ``out_dir``."""
+def evaluate_split(
+    transcriber: Transcriber,
+    root: str | os.PathLike[str],
+    split: str = "test",
+    *,
+    instruments: str | Sequence[str | int] = "gt",
+    max_tracks: int | None = None,
+    progress: bool = True,
+) -> tuple[TranscriptionReport, list[PieceScores]]:
+    """Transcription scores of a split (:func:`evaluate_tracks` without separation)."""
+    scores = evaluate_tracks(transcriber, root, split, instruments=instruments, max_tracks=max_tracks, progress=progress)
+    return scores.transcription, scores.pieces
+
+
+def write_report(
+    report: TranscriptionReport, out_dir: str | os.PathLike[str], *, meta: dict | None = None,
+    separation: SeparationReport | None = None,
+) -> dict[str, Path]:
+    """``report.json``, ``report.md`` and ``f1_per_instrument.png`` in ``out_dir``; with
+    ``separation`` also its scores in the JSON (``separation``) and markdown, and ``sdr_per_instrument.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
-    for key, text in (("json", json.dumps({**(meta or {}), **report.to_dict()}, indent=1)), ("markdown", report.to_markdown())):
+    doc = {**(meta or {}), **report.to_dict()}
+    markdown = report.to_markdown()
+    if separation is not None:
+        doc["separation"] = separation.to_dict()
+        markdown += "\n\n" + separation.to_markdown()
+    for key, text in (("json", json.dumps(doc, indent=1)), ("markdown", markdown)):
         atomic_write_text(paths[key], text + "\n")
     paths["chart"] = plot_f1_bars(report.per_instrument, out / "f1_per_instrument.png")
+    if separation is not None:
+        paths["sdr_chart"] = plot_f1_bars(
+            separation.per_instrument, out / "sdr_per_instrument.png", title="SDR per instrument (dB)",
+            keys=("sdr", "bss_sdr"), labels=("whole track", "BSS Eval v4 median"), ylabel="dB", ylim=None,
+        )
     return paths
 
 

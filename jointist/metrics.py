@@ -46,7 +46,7 @@ from jointist.notes import NoteArray
 __all__ = [
     "Counts", "PieceScores", "RecognitionReport", "SeparationPieceScores", "SeparationReport", "SourceScores",
     "TranscriptionReport", "average_precision", "evaluate_piece", "evaluate_separation", "match_counts",
-    "merge_pitched", "oracle_irm", "recognition_scores", "summarise", "summarise_separation", "whole_track_sdr_db",
+    "merge_pitched", "oracle_irm", "recognition_scores", "summarise", "summarise_separation", "whole_track_sdr_db", "energy_re_mixture_db",
 ]
 
 ONSET_TOLERANCE_S = 0.05
@@ -375,7 +375,7 @@ def whole_track_sdr_db(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(10 * np.log10(energy / error))
 
 
-def _energy_re_db(signal: np.ndarray, mixture: np.ndarray) -> float:
+def energy_re_mixture_db(signal: np.ndarray, mixture: np.ndarray) -> float:
     """Energy of ``signal`` relative to ``mixture`` in dB, in [ENERGY_FLOOR_DB, -ENERGY_FLOOR_DB]."""
     energy = float(np.sum(np.asarray(signal, dtype=np.float64) ** 2))
     if energy == 0.0:
@@ -497,7 +497,7 @@ def evaluate_separation(
     )
     for c in sorted(ests):
         if c not in present:
-            scores.absent_energy_db[c] = _energy_re_db(ests[c], mix)
+            scores.absent_energy_db[c] = energy_re_mixture_db(ests[c], mix)
     est_present = {c: ests.get(c, np.zeros(n)) for c in present}
     sdr = {c: whole_track_sdr_db(refs[c], est_present[c]) for c in present}
 

@@ -62,19 +62,26 @@ def plot_pianoroll(
 
 
 def plot_f1_bars(per_instrument: Mapping[str, Mapping[str, float]], path: str | os.PathLike[str], *,
-                 title: str = "Note F1 per instrument", labels: tuple[str, str] = ("onset", "onset+offset")) -> Path:
-    """Grouped bars of two scores per instrument (keys ``onset`` and ``offset``; ``labels`` name them)."""
+                 title: str = "Note F1 per instrument", labels: tuple[str, str] = ("onset", "onset+offset"),
+                 keys: tuple[str, str] = ("onset", "offset"), ylabel: str = "score",
+                 ylim: tuple[float, float] | None = (0.0, 1.0)) -> Path:
+    """Grouped bars of two scores per instrument (``keys`` of each row; ``labels`` name them).
+
+    F1 and AP use the default 0..1 axis; SDR in dB passes ``ylim=None``."""
     plt = _pyplot()
     names = list(per_instrument)
-    onset = [per_instrument[n].get("onset", np.nan) for n in names]
-    offset = [per_instrument[n].get("offset", np.nan) for n in names]
+    first = [per_instrument[n].get(keys[0], np.nan) for n in names]
+    second = [per_instrument[n].get(keys[1], np.nan) for n in names]
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 4))
-    ax.bar(x - 0.2, np.nan_to_num(onset), 0.4, label=labels[0])
-    ax.bar(x + 0.2, np.nan_to_num(offset), 0.4, label=labels[1])
+    ax.bar(x - 0.2, np.nan_to_num(first), 0.4, label=labels[0])
+    ax.bar(x + 0.2, np.nan_to_num(second), 0.4, label=labels[1])
     ax.set_xticks(x, names, rotation=60, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("score")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    else:
+        ax.axhline(0.0, color="black", linewidth=0.5)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
     path = _save(fig, path)

@@ -31,18 +31,31 @@ def run(cfg: DictConfig) -> dict:
     log.info("demo song %s: %.0f s, instruments: %s", track.track_id, track.duration_s,
              ", ".join(INSTRUMENTS[c].name for c in sorted(ref)))
 
-    transcriber = Transcriber(cfg.ckpt, device=cfg.device, progress=cfg.progress)
+    transcriber = Transcriber(cfg.ckpt, device=cfg.device, progress=cfg.progress, separator=cfg.get("separator"))
     if cfg.instruments == "gt":
         instruments: str | list = sorted(ref)
     else:
         instruments = cfg.instruments if isinstance(cfg.instruments, str) else list(cfg.instruments)
-    result = transcriber.transcribe_file(track.mix_path, instruments=instruments)
+    separate = bool(cfg.get("separate"))
+    result = transcriber.transcribe_file(track.mix_path, instruments=instruments, separate=separate,
+                                         stems_dir=out / "stems" if separate else None)
     written = write_outputs(result, out, name="demo")
     report = summarise([evaluate_piece(track.track_id, ref, result.notes())])
     print(report.to_markdown())
+    separation = None
+    if separate:  # whole-track SDR per instrument (museval's BSS Eval is left to jointist-evaluate: slow)
+        from jointist.audio.io import load_audio
+        from jointist.evaluation import reference_stems
+        from jointist.metrics import evaluate_separation, summarise_separation
+
+        mix = load_audio(track.mix_path)
+        estimates = {t.instrument.index: load_audio(t.stem_path) for t in result.tracks if t.stem_path is not None}
+        separation = summarise_separation([evaluate_separation(
+            track.track_id, reference_stems(track, num_samples=len(mix)), estimates, mix, bss_eval=False)])
+        print(separation.to_markdown())
     log.info("mixture: %s", track.mix_path)
     log.info("wrote %s", ", ".join(str(p) for p in written.values()))
-    return {"report": report, "written": written}
+    return {"report": report, "written": written, "separation": separation}
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="demo", version_base="1.3")

@@ -16,7 +16,7 @@ log = logging.getLogger("jointist.evaluate")
 
 def run(cfg: DictConfig) -> dict:
     from jointist.cli.inference import build_transcriber, instrument_request
-    from jointist.evaluation import evaluate_recognizer, evaluate_split, write_recognition_report, write_report
+    from jointist.evaluation import evaluate_recognizer, evaluate_tracks, write_recognition_report, write_report
 
     transcriber = build_transcriber(cfg)
     transcriber.progress = False  # one bar over tracks instead
@@ -51,12 +51,17 @@ def run(cfg: DictConfig) -> dict:
         for level, recognition in reports.items():
             print(f"### recognition ({level})\n\n{recognition.to_markdown()}\n")
     for name, which in runs:
-        report, _ = evaluate_split(transcriber, cfg.data_root, cfg.split, instruments=which, max_tracks=cfg.max_tracks,
-                                   progress=cfg.progress)
+        split_scores = evaluate_tracks(transcriber, cfg.data_root, cfg.split, instruments=which, max_tracks=cfg.max_tracks,
+                                 progress=cfg.progress, separate=bool(cfg.get("separate")),
+                                 bss_eval=bool(cfg.get("bss_eval", True)))
+        report = split_scores.transcription
         folder = Path(cfg.out) / name if name else Path(cfg.out)
-        paths = write_report(report, folder, meta={**meta, "instruments": which})
+        paths = write_report(report, folder, meta={**meta, "instruments": which}, separation=split_scores.separation)
         title = {"auto": "instruments recognized", "gt": "true instruments"}.get(name or "", str(which))
         print(f"### transcription ({title})\n\n{report.to_markdown()}\n")
+        if split_scores.separation is not None:
+            print(f"### separation ({title})\n\n{split_scores.separation.to_markdown()}\n")
+            out[f"{name or 'transcription'}_separation"] = split_scores.separation
         log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
         out[name or "transcription"] = report
     return out
