@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +35,12 @@ from jointist.models.serialize import save_model
 from jointist.notes import NoteArray
 
 MODEL_CONF = Path(CONF_DIR) / "model"
+
+# One thread for torch, here and in the commands the tests start: the tiny models gain nothing from
+# two, and two threads spinning on a CPU that other processes share made the suite 5-10x slower
+# (measured: tests/tasks + tests/test_pipeline 26 s with one thread, 112-252 s with two, load 5).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 SMALLEST: dict[str, tuple[str, dict[str, Any]]] = {
     # classes without a conf/model/*_tiny.yaml: the shipped config they start from, and the smallest sizes
@@ -183,13 +190,20 @@ def model_config(name: str, **overrides: Any) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.merge(OmegaConf.load(MODEL_CONF / f"{name}.yaml"), overrides))  # type: ignore[return-value]
 
 
+def tiny_config_name(class_name: str) -> str | None:
+    """The ``conf/model/*_tiny.yaml`` (its name) that builds a model class, if there is one."""
+    for path in sorted(MODEL_CONF.glob("*_tiny.yaml")):
+        if model_config(path.stem)["_target_"].rsplit(".", 1)[-1] == class_name:
+            return path.stem
+    return None
+
+
 def tiny_config(class_name: str) -> dict[str, Any]:
     """The smallest configuration of a registered model class: its ``conf/model/*_tiny.yaml``, else
     :data:`SMALLEST`."""
-    for path in sorted(MODEL_CONF.glob("*_tiny.yaml")):
-        config = model_config(path.stem)
-        if config["_target_"].rsplit(".", 1)[-1] == class_name:
-            return config
+    name = tiny_config_name(class_name)
+    if name is not None:
+        return model_config(name)
     if class_name in SMALLEST:
         name, sizes = SMALLEST[class_name]
         return model_config(name, **sizes)

@@ -139,7 +139,8 @@ class Oracle:
     def __init__(self, notes: dict[int, NoteArray]) -> None:
         self.known = notes
 
-    def transcribe_audio(self, audio: np.ndarray, *, instruments: list[int], source: str | None = None) -> Transcription:
+    def transcribe_audio(self, audio: np.ndarray, *, instruments: list[int], source: str | None = None,
+                         **options: object) -> Transcription:
         empty = Posteriorgram(np.zeros((1, 88), np.uint8))
         tracks = [InstrumentResult(INSTRUMENTS[c], self.known.get(c, NoteArray.empty()), empty, empty) for c in instruments]
         return Transcription(len(audio) / 16_000, tracks, source=source)

@@ -11,7 +11,7 @@ import torch
 from jointist.cli import CONF_DIR
 from jointist.cli.train import train
 from jointist.models.serialize import load_model, read_model_file
-from tests.conftest import compose_train
+from tests.conftest import compose_config, compose_train, tiny_config_name
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 
@@ -29,8 +29,10 @@ def test_fast_dev_run_of_each_task(shared_mini_corpus, tmp_path, overrides, metr
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_config_runs_one_step(shared_mini_corpus, tmp_path, experiment):
-    task = compose_train(shared_mini_corpus, tmp_path / "run", f"experiment={experiment}").task._target_
-    tiny = "recognizer_tiny" if task.endswith("RecognitionTask") else "transcriber_tiny"
+    """Each experiment with its model class at the size of that class's conf/model/*_tiny.yaml."""
+    model = compose_config("train", f"experiment={experiment}").model._target_
+    tiny = tiny_config_name(model.rsplit(".", 1)[-1])
+    assert tiny, f"no conf/model/*_tiny.yaml builds {model}, the model of experiment={experiment}"
     cfg = compose_train(shared_mini_corpus, tmp_path / "run", f"experiment={experiment}", f"model={tiny}",
                         "data.segment_s=1.0", "data.num_workers=0", "+trainer.fast_dev_run=true", "~trainer.max_time")
     assert np.isfinite(train(cfg)["metrics"]["train/loss"])

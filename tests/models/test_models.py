@@ -85,9 +85,12 @@ def test_every_model_config_builds_a_model_of_its_role(name):
 
     model = instantiate(model_config(name), _convert_="object").eval()
     assert isinstance(model, ROLE_PROTOCOLS[model.role]), (name, model.role)
+    audio, instruments = torch.randn(1, 16_000), torch.tensor([[0, 38]])
     with torch.no_grad():
         if model.role == "transcriber":
-            out = model.heads(model.features(torch.randn(1, 16_000)), torch.tensor([[0, 38]]))
+            out = model.heads(model.features(audio), instruments)
             assert out.onset.shape == out.frame.shape == (1, 2, 101, 88)
+        elif model.role == "separator":
+            assert model.heads(model.features(audio), instruments, torch.rand(1, 2, 101, 88)).shape == (1, 2, 16_000)
         else:
             assert model(torch.randn(2, 16_000)).shape == (2, 39)

@@ -22,22 +22,30 @@ BUILT_IN = sorted(name for name, cls in MODEL_REGISTRY.items() if cls.__module__
 
 
 def example_inputs(model: JointistModel) -> tuple[torch.Tensor, ...]:
-    """Inputs of a model's role (1 s of noise; two instruments for a transcriber)."""
-    audio = torch.randn(2, 16_000, generator=torch.Generator().manual_seed(0))
+    """Inputs of a model's role: 1 s of noise; two instruments (and their frame posteriorgram) for the
+    conditioned roles."""
+    generator = torch.Generator().manual_seed(0)
+    audio = torch.randn(2, 16_000, generator=generator)
+    instruments = torch.tensor([[0, 38], [10, 3]])
     if model.role == "transcriber":
-        return audio, torch.tensor([[0, 38], [10, 3]])
+        return audio, instruments
     if model.role == "recognizer":
         return (audio,)
+    if model.role == "separator":
+        return audio, instruments, torch.rand(2, 2, 101, 88, generator=generator)
     raise NotImplementedError(f"give example inputs for the {model.role} role here")
 
 
 def outputs(model: JointistModel, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
-    """Everything a model's role offers the pipeline and the tasks, for ``inputs``."""
+    """What a model's role offers the pipeline and the tasks (features once, heads per instrument)."""
     if model.role == "transcriber":
         audio, instruments = inputs
         features = model.features(audio)
         agnostic = model.agnostic(features)
         return [*model.heads(features, instruments), *(agnostic if agnostic is not None else ())]
+    if model.role == "separator":
+        audio, *conditions = inputs
+        return [model.heads(model.features(audio), *conditions)]
     return [model(*inputs)]
 
 

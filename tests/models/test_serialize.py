@@ -152,19 +152,20 @@ def test_one_file_holds_a_recognizer_and_a_transcriber(tmp_path):
 ])
 def test_version_1_files_load_and_give_the_outputs_they_gave(file, role, expected):
     """Files written by the code before model cards (format 1: class, config, state_dict, extra) load,
-    with their extra metadata on the card and exactly the outputs that code computed."""
+    with their extra metadata on the card and the outputs that code computed (to float rounding:
+    the tests run torch on one thread, the outputs were computed on two)."""
     known = np.load(V1 / "expected.npz")
     audio = torch.from_numpy(known["audio"])
     model, card = load_model(V1 / file)
     assert card.role == role and model.role == role
     with torch.no_grad():
         if role == "recognizer":
-            assert np.array_equal(model(audio).numpy(), known["recognizer_logits"])
+            np.testing.assert_allclose(model(audio).numpy(), known["recognizer_logits"], rtol=0, atol=1e-5)
             assert card.thresholds == [0.25] * 39 and card.aggregate == "mean" and card.trained_steps == 3
             return
         onset, frame = model(audio, torch.tensor([[0, 38]]))
-    assert np.array_equal(onset.numpy(), known[f"{expected}_onset"])
-    assert np.array_equal(frame.numpy(), known[f"{expected}_frame"])
+    np.testing.assert_allclose(onset.numpy(), known[f"{expected}_onset"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(frame.numpy(), known[f"{expected}_frame"], rtol=0, atol=1e-5)
     if file == "transcriber.pt":
         assert card.decode == {"onset_threshold": 0.3, "frame_threshold": 0.2} and card.trained_steps == 5
     else:

@@ -1,0 +1,63 @@
+"""``jointist-evaluate``: reports on a split, decode thresholds tuned and stored, recognition with auto."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jointist.cli import evaluate
+from jointist.models.serialize import load_model, save_models
+from jointist.pipeline import Transcriber
+from tests.conftest import confident_recognizer, run_command, tiny_model, write_track
+
+
+def test_decode_thresholds_are_tuned_on_a_split_and_stored_on_the_card(tiny_model_file, tmp_path, capsys):
+    root = tmp_path / "corpus"
+    write_track(root / "validation", "Track00001", {"S00": {"program": 0, "notes": [(0.5, 1.0, 60)]}}, duration_s=3.0)
+    out = tmp_path / "eval"
+    assert run_command(evaluate.main, f"data_root={root}", "split=validation", "tune_decode=true", f"ckpt={tiny_model_file}",
+                       f"out={out}", "progress=false") == 0
+    assert "piece-wise note F1" in capsys.readouterr().out
+    _, card = load_model(out / "model_tuned.pt")
+    assert card.notes.endswith("decode tuned on validation")
+    assert card.decode["onset_threshold"] in (0.1, 0.2, 0.3, 0.4, 0.5)
+    assert card.decode["shared_onset_ratio"] in (0.0, 0.5, 1.0)
+    assert Transcriber(out / "model_tuned.pt").decode.onset_threshold == card.decode["onset_threshold"]  # used from then on
+    report = json.loads((out / "report.json").read_text())
+    assert report["pieces"] == 1 and report["instruments"] == "gt" and report["model_file"] == str(tiny_model_file)
+
+
+@pytest.fixture
+def piano_and_bass(tmp_path):
+    root = tmp_path / "corpus"
+    for name in ("Track00001", "Track00002"):
+        write_track(root / "test", name, {
+            "S00": {"program": 0, "notes": [(0.5, 1.0, 60), (1.5, 2.0, 64)]},
+            "S01": {"program": 33, "notes": [(0.2, 2.5, 40)]},
+        }, duration_s=3.0)
+    return root
+
+
+def test_auto_reports_recognition_and_recognized_against_true_instruments(piano_and_bass, tmp_path, capsys):
+    transcriber, recognizer = tiny_model("OnsetsFramesTranscriber"), confident_recognizer([0, 10])  # piano and bass
+    both = save_models({"transcriber": (transcriber, transcriber.card()),
+                        "recognizer": (recognizer, recognizer.card(thresholds=[0.5] * 39, aggregate="max"))}, tmp_path / "m.pt")
+    out = tmp_path / "eval"
+    assert run_command(evaluate.main, f"data_root={piano_and_bass}", "split=test", "instruments=auto", f"ckpt={both}",
+                       f"out={out}", "progress=false") == 0  # the file's own recognizer
+    printed = capsys.readouterr().out
+    assert "recognition (windows)" in printed and "instruments recognized" in printed and "true instruments" in printed
+    recognition = json.loads((out / "recognition" / "recognition.json").read_text())
+    assert recognition["songs"]["map_macro"] == pytest.approx(1.0) and recognition["songs"]["f1_macro"] == pytest.approx(1.0)
+    assert (out / "recognition" / "recognition_per_instrument.png").stat().st_size > 1000
+    auto = json.loads((out / "auto" / "report.json").read_text())
+    truth = json.loads((out / "gt" / "report.json").read_text())
+    assert auto["pieces"] == truth["pieces"] == 2 and set(auto["per_instrument"]) == {"Piano", "Bass"}
+    assert auto["flat"] == truth["flat"]  # the recognizer found exactly the true instruments
+
+
+def test_a_missing_split_is_one_clear_line(tiny_model_file, tmp_path, capsys):
+    assert run_command(evaluate.main, f"data_root={tmp_path / 'nowhere'}", f"ckpt={tiny_model_file}",
+                       f"out={tmp_path / 'eval'}", "progress=false") == 2
+    assert "nowhere" in capsys.readouterr().out
