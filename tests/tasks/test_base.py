@@ -17,7 +17,7 @@ from jointist.models.serialize import CheckpointError, load_models, save_model, 
 from jointist.tasks.base import JointistTask
 from jointist.tasks.losses import RecognitionLoss, TranscriptionLoss
 from jointist.tasks.transcription import rolls_for
-from tests.conftest import confident_recognizer, fit_on_one_clip, one_clip, perturb, tiny_model
+from tests.conftest import confident_recognizer, fit_on_one_clip, one_clip, perturb, tiny_config, tiny_model
 
 CLIP = [(0.1, 0.5, 60), (0.5, 0.9, 64)]
 
@@ -126,8 +126,9 @@ def test_pretrained_weights_of_another_model_are_refused_clearly(tmp_path):
     with pytest.raises(CheckpointError, match=r"pretrained transcriber .*mel.pt is a OnsetsFramesTranscriber\(.*\); "
                                               r"this task's is PitchwiseTranscriber\("):
         TwoRoles(pretrained={"transcriber": str(mel)})
-    wider = save_model(tiny_model("PitchwiseTranscriber", head_channels=16), tmp_path / "wider.pt")
-    with pytest.raises(CheckpointError, match="'head_channels': 16"):
+    width = 2 * tiny_config("PitchwiseTranscriber")["head_channels"]
+    wider = save_model(tiny_model("PitchwiseTranscriber", head_channels=width), tmp_path / "wider.pt")
+    with pytest.raises(CheckpointError, match=f"'head_channels': {width}"):
         TwoRoles(pretrained={"transcriber": str(wider)})
     with pytest.raises(CheckpointError, match=r"holds no recognizer \(it holds: transcriber\)"):
         TwoRoles(pretrained={"recognizer": str(mel)})
