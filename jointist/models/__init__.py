@@ -6,11 +6,13 @@ Importing this package registers every built-in model class (see :mod:`jointist.
 from jointist.models.base import MODEL_REGISTRY, ROLES, JointistModel, ModelCard, TranscriberOutput
 from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
+from jointist.models.separator import FiLMUNetSeparator
 from jointist.models.transcriber import OnsetsFramesTranscriber
 
 __all__ = [
     "MODEL_REGISTRY",
     "ROLES",
+    "FiLMUNetSeparator",
     "InstrumentRecognizer",
     "JointistModel",
     "ModelCard",
