@@ -75,8 +75,8 @@ class STFT(nn.Module):
     def inverse(self, spec: torch.Tensor, *, length: int) -> torch.Tensor:
         """(batch, frames, bins) complex -> (batch, length) waveform.
 
-        Nothing in the library calls this yet: it is scaffolding for the source separator (the next
-        issue), which will turn masked spectrograms back into stems; a test checks the round trip.
+        The separator (:class:`~jointist.models.separator.FiLMUNetSeparator`) turns its masked
+        mixture spectrograms back into stems with it; a test checks the round trip.
         """
         return torch.istft(
             spec.transpose(1, 2), self.n_fft, hop_length=self.hop_length, window=self.window, center=True, length=length
