@@ -78,9 +78,10 @@ def load_role(model: PathLike | None, *, role: str, default: str, device: str) -
     """The ``role`` model of a model file (None: the shipped file ``default``), on ``device``."""
     path = Path(model) if model is not None else default_model_path(default)
     if model is None and not path.is_file():
+        option = {"transcriber": "ckpt", "recognizer": "recognizer", "separator": "separator"}.get(role, role)
         raise CheckpointError(
-            f"the shipped {role} {path} is missing from this installation; pass a model file "
-            "(a model.pt exported by jointist-train or a jointist checkpoint)"
+            f"no shipped {role} in this installation ({path} is missing); pass a model file with {option}=... "
+            "(a model.pt exported by jointist-train, e.g. experiment=separator_synth for a separator)"
         )
     loaded, card = load_model(path, role=role, map_location=device)
     return loaded.to(device), card, path
