@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import pickle
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
-    from jointist.models.serialize import load_models, read_model_file, safe_globals, save_models
+    from jointist.models.serialize import CheckpointError, load_models, read_model_file, safe_globals, save_models
 
     pl.seed_everything(cfg.seed, workers=True)
     plain = {"_convert_": "object"}  # library classes receive dicts and lists, never a DictConfig
@@ -53,8 +55,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     # checkpoints are read without unpickling code unless the user vouches for this one
     trusted = bool(cfg.get("trust_checkpoint"))
-    with safe_globals():
-        trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not trusted)
+    try:
+        with safe_globals():
+            trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not trusted)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"refusing to resume from {cfg.get('ckpt_path')}: it holds Python objects other than weights and plain "
+            "values, and unpickling them could run code; if it is a checkpoint of your own run, resume with "
+            f"trust_checkpoint=true ({str(err).splitlines()[0]})"
+        ) from err
 
     result: dict[str, Any] = {"metrics": {k: float(v) for k, v in trainer.callback_metrics.items()}}
     checkpoint = next((c for c in trainer.checkpoint_callbacks if getattr(c, "best_model_path", "")), None)
@@ -76,7 +85,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    result = train(cfg)
+    from jointist.data.slakh import DatasetError
+    from jointist.models.serialize import CheckpointError
+
+    try:
+        result = train(cfg)
+    except (CheckpointError, DatasetError) as err:
+        log.error("%s", err)
+        sys.exit(2)
     for key, value in sorted(result["metrics"].items()):
         log.info("%s = %.4f", key, value)
 

@@ -142,6 +142,10 @@ class JointistModel(nn.Module):
         super().__init_subclass__(**kwargs)
         if cls.role not in ROLES:
             raise TypeError(f"{cls.__name__}.role must be one of {ROLES}, got {cls.role!r}")
+        known = MODEL_REGISTRY.get(cls.__name__)
+        if known is not None and (known.__module__, known.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise TypeError(f"a model class named {cls.__name__} is already registered ({known.__module__}); "
+                            "model files name classes, so names must be unique")
         MODEL_REGISTRY[cls.__name__] = cls
         init = cls.__dict__.get("__init__")
         if init is None:

@@ -50,7 +50,8 @@ def _safe_globals(*, lightning: bool) -> list[Any]:
     model files do not need."""
     import numpy as np
 
-    allowed: list[Any] = [np.dtype, np.ndarray, np.core.multiarray._reconstruct]  # type: ignore[attr-defined]
+    core = getattr(np, "_core", None) or np.core  # numpy 2 renamed np.core (the old name warns)
+    allowed: list[Any] = [np.dtype, np.ndarray, core.multiarray._reconstruct]
     allowed += [type(np.dtype(t)) for t in ("float32", "float64", "int64", "int32", "bool")]
     allowed += [np.float64, np.float32, np.int64, np.int32, np.bool_]
     if lightning:
@@ -134,6 +135,8 @@ def _entries(payload: Mapping[str, Any], path: Path) -> dict[str, tuple[ModelCar
             meta = payload["jointist_model"]
             state = {k[len("model."):]: v for k, v in payload["state_dict"].items() if k.startswith("model.")}
             card, state = _v1_entry(meta["class"], meta["config"], state, meta.get("extra", {}))
+            if card.trained_steps is None and isinstance(payload.get("global_step"), int):
+                card = card.replace(trained_steps=payload["global_step"])
             return {card.role: (card, state)}
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: malformed jointist model file ({err})") from err

@@ -91,7 +91,7 @@ def test_resuming_training_from_a_crafted_checkpoint_runs_no_code(mini_corpus, t
     path, marker = crafted_file(tmp_path, ".ckpt", "system")
     cfg = compose_train(mini_corpus, tmp_path / "run", "trainer.max_steps=1", f"ckpt_path={path}", "~logger",
                         "~callbacks.lr_monitor")
-    with pytest.raises(Exception, match="Weights only load failed"):
+    with pytest.raises(CheckpointError, match="refusing to resume .*trust_checkpoint=true"):
         train(cfg)
     assert not marker.exists()
 
