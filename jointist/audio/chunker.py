@@ -54,7 +54,10 @@ class Chunker:
     def windows(self, num_samples: int) -> list[Window]:
         total = self.num_frames(num_samples)
         starts = [0]
-        while starts[-1] + self.window_frames < total - 1:
+        # until the last window reaches the last frame and the last sample (when the song's length is
+        # not a multiple of the hop length, the last samples lie after the last frame's centre)
+        while (starts[-1] + self.window_frames < total - 1
+               or starts[-1] * self.hop_length + self.window_samples < num_samples):
             starts.append(starts[-1] + self.hop_frames)
         out = []
         overlap = self.window_frames - self.hop_frames
@@ -129,9 +132,6 @@ class CrossfadeStitcher:
         if self.fade > 0 and not last:
             piece[:, -self.fade:] *= self.ramp[::-1]
         end = min(window.start_sample + piece.shape[1], self.num_samples)
-        if last and end < self.num_samples:  # the last window may stop up to a hop short of the end
-            piece = np.pad(piece, ((0, 0), (0, self.num_samples - end)))
-            end = self.num_samples
         if self.pending is None:
             self.pending = np.zeros((piece.shape[0], 0), np.float32)
         need = end - self.emitted

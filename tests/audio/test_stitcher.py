@@ -101,9 +101,6 @@ def test_closing_before_every_window_arrived_is_an_error():
         stitcher.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="library bug: the last window can end up to hop_length - 1 samples before "
-                                       "the song (Chunker.windows stops once it covers the last frame's centre), "
-                                       "and CrossfadeStitcher pads that tail with zeros")
 @pytest.mark.parametrize("samples", [16_100, 28_050])
 def test_the_last_samples_of_a_song_come_from_a_window(samples):
     audio = np.random.default_rng(0).standard_normal((1, samples)).astype(np.float32)
