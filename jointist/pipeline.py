@@ -34,7 +34,7 @@ from typing import Protocol, cast
 import numpy as np
 import torch
 
-from jointist.audio.chunker import Chunker, CrossfadeStitcher
+from jointist.audio.chunker import Chunker, CrossfadeStitcher, Window
 from jointist.audio.io import audio_sample_rate, check_audio, load_audio
 from jointist.constants import FRAMES_PER_SECOND, HOP_S, SAMPLE_RATE, SEGMENT_S
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
@@ -104,12 +104,14 @@ class StageOutput:
 
 
 class Stage(Protocol):
-    """A step of the pipeline: window audio (batch, samples) and the earlier stages' outputs for the
-    same windows -> named outputs."""
+    """A step of the pipeline: window audio (batch, samples), the earlier stages' outputs for the
+    same windows, and where those windows lie in the song -> named outputs."""
 
     name: str
 
-    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]: ...
+    def __call__(
+        self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window]
+    ) -> dict[str, StageOutput]: ...
 
 
 class RecognizeStage:
@@ -120,7 +122,9 @@ class RecognizeStage:
     def __init__(self, model: RecognizerModel) -> None:
         self.model = model
 
-    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
+    def __call__(
+        self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
+    ) -> dict[str, StageOutput]:
         return {"class_probs": StageOutput(torch.sigmoid(self.model(audio)).float(), "window")}
 
 
@@ -141,7 +145,9 @@ class TranscribeStage:
         self.classes = [int(c) for c in classes]
         self.instruments_per_pass = instruments_per_pass
 
-    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
+    def __call__(
+        self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
+    ) -> dict[str, StageOutput]:
         features = self.model.features(audio)
         classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
         onsets, frames = [], []
@@ -173,16 +179,28 @@ class SeparateStage:
         self.classes = [int(c) for c in classes]
         self.instruments_per_pass = instruments_per_pass
 
-    def __call__(self, audio: torch.Tensor, previous: dict[str, StageOutput]) -> dict[str, StageOutput]:
-        features = self.model.features(audio)
-        classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
+    def __call__(
+        self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
+    ) -> dict[str, StageOutput]:
         frame = previous["frame"].value.permute(0, 2, 1, 3) if "frame" in previous else None  # (batch, K, time, 88)
+        offsets = [w.start_frame for w in windows] or [0] * len(audio)
+        grid = int(getattr(self.model, "grid_frames", 1))
+        if len({o % grid for o in offsets}) > 1:  # windows on different pooling grids: one at a time
+            parts = [self._separate(audio[i: i + 1], frame[i: i + 1] if frame is not None else None, offsets[i])
+                     for i in range(len(audio))]
+            return {"stems": StageOutput(torch.cat(parts), "audio")}
+        return {"stems": StageOutput(self._separate(audio, frame, offsets[0]), "audio")}
+
+    def _separate(self, audio: torch.Tensor, frame: torch.Tensor | None, offset: int) -> torch.Tensor:
+        """Stems (batch, K, samples) of windows that share one pooling grid (window start ``offset``)."""
+        features = self.model.features(audio, grid_offset=offset)
+        classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
         stems = []
         for first in range(0, len(self.classes), self.instruments_per_pass):
             last = first + self.instruments_per_pass
             group = classes[:, first:last].expand(len(audio), -1)
             stems.append(self.model.heads(features, group, frame[:, first:last] if frame is not None else None))
-        return {"stems": StageOutput(torch.cat(stems, dim=1).float(), "audio")}
+        return torch.cat(stems, dim=1).float()
 
 
 def run_stages(
@@ -227,7 +245,7 @@ def run_stages(
             x = torch.from_numpy(np.stack([chunker.segment(audio, window) for window in batch])).to(device)
             outputs: dict[str, StageOutput] = {}
             for stage in stages:
-                outputs.update(stage(x, outputs))
+                outputs.update(stage(x, outputs, batch))
             for key, out in outputs.items():
                 if out.kind == "window":
                     per_window.setdefault(key, []).append(out.value.cpu().numpy())

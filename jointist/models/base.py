@@ -92,8 +92,9 @@ class SeparatorModel(Protocol):
     """A separator conditioned on an instrument and on the transcriber's frame posteriorgram, whose
     instrument-independent work (the mixture's STFT, a shared encoder) runs once per clip."""
 
-    def features(self, audio: torch.Tensor) -> Any:
-        """(batch, samples) -> per-clip features (model-defined), whatever the number of instruments."""
+    def features(self, audio: torch.Tensor, *, grid_offset: int = 0) -> Any:
+        """(batch, samples) -> per-clip features (model-defined), whatever the number of instruments;
+        ``grid_offset`` is the clip's first frame in the song (models that pool align to it)."""
         ...
 
     def heads(self, features: Any, instruments: torch.Tensor, posteriorgram: torch.Tensor | None) -> torch.Tensor:

@@ -106,6 +106,8 @@ class SeparatorFeatures(NamedTuple):
             block of that level (batch, decoder width, frames_i, bins_i); empty without a shared encoder.
         bottom: the shared encoder's output, input of the centre block; None without a shared encoder.
         samples: length of the input audio (the stems get the same length).
+        lead: zero frames put before the first frame so that the pooling grid lines up with the
+            song's (see ``grid_offset`` of :meth:`FiLMUNetSeparator.features`).
     """
 
     spec: torch.Tensor
@@ -113,6 +115,7 @@ class SeparatorFeatures(NamedTuple):
     skips: tuple[torch.Tensor, ...]
     bottom: torch.Tensor | None
     samples: int
+    lead: int = 0
 
 
 def _per_row(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -313,19 +316,32 @@ class FiLMUNetSeparator(JointistModel):
 
     # -- once per clip ---------------------------------------------------------------------------
 
-    def features(self, audio: torch.Tensor) -> SeparatorFeatures:
+    @property
+    def grid_frames(self) -> int:
+        """The pooling grid in frames (2^levels): windows whose first frames differ by a multiple of
+        it see the same grid."""
+        return int(2**self.levels)
+
+    def features(self, audio: torch.Tensor, *, grid_offset: int = 0) -> SeparatorFeatures:
         """(batch, samples) -> :class:`SeparatorFeatures`: the mixture STFT, the normalised U-Net
-        input and, with a shared encoder, the encoder's skip terms and output."""
+        input and, with a shared encoder, the encoder's skip terms and output.
+
+        Args:
+            grid_offset: the clip's first frame within the song. ``grid_offset % grid_frames`` zero
+                frames go before the clip, so every window of a song pools on the song's grid and
+                chunked separation equals one pass away from the window edges.
+        """
         spec = self.stft(audio)  # (B, T, 513) complex
         t = spec.shape[1]
+        lead = grid_offset % self.grid_frames
         mag = spec[..., : self.n_bins].abs()  # (B, T, 512)
         x = self.input_norm(torch.log1p(mag).transpose(1, 2).unsqueeze(-1))  # (B, 512, T, 1): bins as channels
         x = x.squeeze(-1).transpose(1, 2).unsqueeze(1)  # (B, 1, T, 512)
-        x = F.pad(x, (0, 0, 0, -t % 2**self.levels))  # (B, 1, T_pad, 512): T_pad a multiple of 2^levels
+        x = F.pad(x, (0, 0, lead, -(lead + t) % self.grid_frames))  # (B, 1, T_pad, 512): T_pad a multiple of 2^levels
         if not self.shared_encoder:
-            return SeparatorFeatures(spec, x, (), None, audio.shape[-1])
+            return SeparatorFeatures(spec, x, (), None, audio.shape[-1], lead)
         skips, bottom = self._encode(x, None)
-        return SeparatorFeatures(spec, x, skips, bottom, audio.shape[-1])
+        return SeparatorFeatures(spec, x, skips, bottom, audio.shape[-1], lead)
 
     def _encode(self, x: torch.Tensor, cond: torch.Tensor | None) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Encoder: level i (0 = full resolution) maps (rows, c_{i-1}, T_pad / 2^i, 512 / 2^i) to
@@ -369,7 +385,7 @@ class FiLMUNetSeparator(JointistModel):
             if posteriorgram.shape != (b, k, t, N_PITCHES):
                 raise ValueError(f"posteriorgram must be {(b, k, t, N_PITCHES)}, got {tuple(posteriorgram.shape)}")
             hint = self.hint(posteriorgram.reshape(b * k, t, N_PITCHES).to(features.x.dtype))
-            hint = F.pad(hint, (0, 0, 0, t_pad - t))  # (rows, 1, T_pad, 512)
+            hint = F.pad(hint, (0, 0, features.lead, t_pad - t - features.lead))  # (rows, 1, T_pad, 512)
 
         if self.shared_encoder:
             assert features.bottom is not None, "features() of a shared encoder keep its output"
@@ -389,7 +405,7 @@ class FiLMUNetSeparator(JointistModel):
         logits = self.out(x)  # (rows, 1, T_pad, 512)
         if self.shared_encoder and self.fusion == "sum" and hint is not None:
             logits = logits + hint  # the learned key map adds straight onto the mask logits
-        return logits[:, 0, :t].reshape(b, k, t, self.n_bins)
+        return logits[:, 0, features.lead: features.lead + t].reshape(b, k, t, self.n_bins)
 
     def masks(
         self, features: SeparatorFeatures, instruments: torch.Tensor, posteriorgram: torch.Tensor | None = None
