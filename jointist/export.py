@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -92,9 +93,18 @@ class StemWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.paths = [self.folder / f"{slug}.wav" for slug in slugs]
         self.sample_rate = sample_rate
-        self._tmp = [p.with_name(f".{p.name}.tmp") for p in self.paths]
-        self._files = [sf.SoundFile(t, "w", samplerate=sample_rate, channels=1, subtype="FLOAT", format="WAV")
-                       for t in self._tmp]
+        self._tmp: list[Path] = []
+        self._files: list[sf.SoundFile] = []
+        try:
+            for path in self.paths:  # unique temporary names: two runs into one folder do not collide
+                fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
+                os.close(fd)
+                self._tmp.append(Path(name))
+                self._files.append(sf.SoundFile(name, "w", samplerate=sample_rate, channels=1, subtype="FLOAT",
+                                                format="WAV"))
+        except BaseException:
+            self.abort()
+            raise
         self._resamplers = None
         if sample_rate != SAMPLE_RATE:
             import soxr
@@ -108,6 +118,14 @@ class StemWriter:
             if self._resamplers is not None:
                 data = self._resamplers[j].resample_chunk(data, last=False)
             f.write(data)
+
+    def abort(self) -> None:
+        """Close every file and delete the temporary ones (after a failure): nothing is left behind."""
+        for f in self._files:
+            if not f.closed:
+                f.close()
+        for tmp in self._tmp:
+            tmp.unlink(missing_ok=True)
 
     def close(self) -> list[Path]:
         """Flush, close and move every stem into place; returns their paths."""

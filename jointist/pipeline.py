@@ -238,8 +238,7 @@ def run_stages(
     stitchers: dict[str, CrossfadeStitcher] = {}
     in_memory: dict[str, list[np.ndarray]] = {}
     sinks = dict(audio_sinks or {})
-    bar = tqdm(total=len(windows), desc=desc, unit="window", disable=not progress)
-    with torch.inference_mode():
+    with tqdm(total=len(windows), desc=desc, unit="window", disable=not progress) as bar, torch.inference_mode():
         for first in range(0, len(windows), batch_size):
             batch = windows[first: first + batch_size]
             x = torch.from_numpy(np.stack([chunker.segment(audio, window) for window in batch])).to(device)
@@ -263,7 +262,6 @@ def run_stages(
                 for window, frames in zip(batch, codes):
                     chunker.place(stitched[key], window, frames)
             bar.update(len(batch))
-    bar.close()
     for stitcher in stitchers.values():
         stitcher.close()
     return {
@@ -461,9 +459,14 @@ class Transcriber:
                 from jointist.export import StemWriter
 
                 writer = StemWriter(stems_dir, [i.slug for i in chosen], sample_rate=stems_sample_rate)
-        out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                         progress=self.progress, desc="separating" if separate else "transcribing",
-                         audio_sinks={"stems": writer} if writer is not None else None)
+        try:
+            out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
+                             progress=self.progress, desc="separating" if separate else "transcribing",
+                             audio_sinks={"stems": writer} if writer is not None else None)
+        except BaseException:
+            if writer is not None:
+                writer.abort()  # no half-written stems, no open files
+            raise
         stem_paths = writer.close() if writer is not None else None
         onset, frame = out["onset"], out["frame"]
         notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,

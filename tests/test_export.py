@@ -56,3 +56,15 @@ def test_write_outputs_writes_midi_json_pianorolls_and_the_stems_there_are(tmp_p
 def test_write_outputs_without_plots_or_stems(tmp_path):
     written = write_outputs(result(stem=True), tmp_path, name="song", plots=False, stems=False)
     assert sorted(written) == ["json", "midi"] and not (tmp_path / "pianoroll").exists() and not (tmp_path / "stems").exists()
+
+
+def test_a_stem_writer_that_is_aborted_leaves_no_file_behind(tmp_path):
+    from jointist.export import StemWriter
+
+    writer = StemWriter(tmp_path / "stems", ["piano", "bass"])
+    writer(np.zeros((2, 1600), np.float32))
+    writer.abort()
+    assert list((tmp_path / "stems").iterdir()) == []
+    done = StemWriter(tmp_path / "stems", ["piano"])
+    done(np.full((1, 1600), 0.25, np.float32))
+    assert [p.name for p in done.close()] == ["piano.wav"] and [p.name for p in (tmp_path / "stems").iterdir()] == ["piano.wav"]

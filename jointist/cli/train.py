@@ -76,7 +76,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             models = {role: (task.model_of(role), card) for role, card in task.model_cards().items()}
             steps = int(trainer.global_step)
         data = training_data(cfg)
-        models = {role: (model, card.replace(trained_steps=steps, training_data=data)) for role, (model, card) in models.items()}
+        trained = {role for role in models if task.freeze_until.get(role, 0) >= 0}  # -1: frozen all run
+        models = {role: (model, card.replace(trained_steps=steps, training_data=data) if role in trained else card)
+                  for role, (model, card) in models.items()}
         result["model_file"] = str(save_models(models, output_dir / cfg.export_model))
         log.info("model file: %s (%s, %d steps)", result["model_file"], ", ".join(models), steps)
     result["best_checkpoint"] = best

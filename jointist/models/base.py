@@ -124,10 +124,12 @@ def _plain(value: Any) -> Any:
     """Constructor arguments as plain, serialisable values (tuples become lists)."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, Sequence) and not isinstance(value, str):  # lists, tuples, OmegaConf ListConfig
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):  # lists, tuples, OmegaConf ListConfig
         return [_plain(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():  # NumPy / torch scalars
+        return _plain(value.item())
     raise TypeError(f"model constructor arguments must be plain values, got {type(value).__name__}: {value!r}")
 
 
@@ -152,6 +154,9 @@ class JointistModel(nn.Module):
         if init is None:
             return
         signature = inspect.signature(init)
+        variadic = [p.name for p in signature.parameters.values() if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if variadic:
+            raise TypeError(f"{cls.__name__}.__init__ takes *{variadic[0]}: a model file records named arguments only")
 
         @functools.wraps(init)
         def recording_init(self: JointistModel, *args: Any, **kw: Any) -> None:

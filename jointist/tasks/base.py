@@ -66,7 +66,7 @@ class JointistTask(pl.LightningModule):
             if role not in self.models:
                 raise ValueError(f"schedule names the role {role!r}, but this task has only {', '.join(self.models)}")
         for role, path in (pretrained or {}).items():
-            self.load_pretrained(role, path)
+            self.load_pretrained(role, str(path))
 
     # -- roles ----------------------------------------------------------------------------------
     def model_of(self, role: str) -> JointistModel:
@@ -94,6 +94,10 @@ class JointistTask(pl.LightningModule):
             frozen = self.frozen(role)
             model.requires_grad_(not frozen)
             model.train(self.training and not frozen)  # frozen: batch norm statistics and dropout fixed too
+
+    def setup(self, stage: str) -> None:
+        # before a strategy wraps the model (DDP registers which parameters need gradients then)
+        self._apply_freeze()
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._apply_freeze()

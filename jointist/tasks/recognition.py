@@ -91,6 +91,7 @@ class RecognitionTask(JointistTask):
         return self.model_of("recognizer")
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         tracks = self.train_tracks()
         if tracks and self.imbalance == "pos_weight":
             positives = np.zeros(NUM_CLASSES)

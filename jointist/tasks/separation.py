@@ -93,12 +93,18 @@ class SeparationTask(JointistTask):
             raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
         models = dict(models)
         freeze = dict(freeze or {})
+        transcriber = str(transcriber) if transcriber is not None else None  # plain values in the hyperparameters
+        loaded_card: ModelCard | None = None
         if condition == "transcriber":
             if "transcriber" not in models:
                 if transcriber is None:
                     raise ValueError("condition=transcriber needs task.transcriber=<model file> (or a transcriber model)")
-                models["transcriber"] = load_model(transcriber, role="transcriber")[0]
+                models["transcriber"], loaded_card = load_model(transcriber, role="transcriber")
             freeze.setdefault("transcriber", {"until_step": -1})
+        fusion = getattr(models.get("separator"), "fusion", None)
+        if fusion is not None and (fusion == "none") != (condition == "none"):
+            raise ValueError(f"condition={condition!r} does not fit a separator with fusion={fusion!r}: "
+                             "use condition=none exactly for fusion=none")
         super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
                          pretrained=pretrained)
         if not isinstance(self.model_of("separator"), SeparatorModel):
@@ -107,6 +113,7 @@ class SeparationTask(JointistTask):
         if not 1 <= instruments_per_clip <= NUM_CLASSES:
             raise ValueError(f"instruments_per_clip must be in 1..{NUM_CLASSES}, got {instruments_per_clip}")
         self.condition = condition
+        self.loaded_card = loaded_card  # the pretrained transcriber's card (decode thresholds) travels on
         self.instruments_per_clip = instruments_per_clip
         self.present_per_clip = present_per_clip
         self.temperature = temperature
@@ -123,6 +130,7 @@ class SeparationTask(JointistTask):
         return self.model_of("separator")
 
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         counts = np.zeros(NUM_CLASSES)
         for track in self.train_tracks():
             counts[track.instruments] += 1
@@ -130,6 +138,9 @@ class SeparationTask(JointistTask):
             self.class_weights = np.maximum(counts, 1.0) ** (1.0 / self.temperature)
 
     def model_card(self, role: str) -> ModelCard:
+        if role == "transcriber" and self.loaded_card is not None and self.frozen("transcriber") \
+                and self.freeze_until.get("transcriber", 0) < 0:
+            return self.loaded_card  # never trained here: its own card, decode thresholds included
         card = super().model_card(role)
         if role == "separator":
             return card.replace(notes=f"trained with condition={self.condition}")

@@ -150,6 +150,7 @@ class TranscriptionTask(JointistTask):
 
     # -- set-up -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        super().setup(stage)
         tracks = self.train_tracks()
         if tracks:
             counts = np.zeros(NUM_CLASSES)

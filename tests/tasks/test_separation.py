@@ -35,9 +35,11 @@ def piano_and_bass(duration_s: float = 1.0) -> Example:
 
 
 def separation_task(*, lr: float = 1e-2, seed: int = 0, **options) -> SeparationTask:
-    """The task around a tiny separator; both classes of :func:`piano_and_bass` every step."""
+    """The task around a tiny separator (``fusion=none`` for ``condition=none``); both classes of
+    :func:`piano_and_bass` every step."""
     options = {"instruments_per_clip": 2, "present_per_clip": 2, **options}
-    return SeparationTask({"separator": tiny_model("FiLMUNetSeparator", seed=seed)},
+    fusion = {"fusion": "none"} if options.get("condition") == "none" else {}
+    return SeparationTask({"separator": tiny_model("FiLMUNetSeparator", seed=seed, **fusion)},
                           optimizer=partial(torch.optim.Adam, lr=lr), **options)
 
 
@@ -86,6 +88,9 @@ def test_condition_none_gives_no_posteriorgram_and_an_unknown_condition_is_refus
         separation_task(condition="oracle")
     with pytest.raises(ValueError, match="task.transcriber=<model file>"):
         separation_task(condition="transcriber")
+    # a separator that fuses a posteriorgram needs one, and one that does not must not be given one
+    with pytest.raises(ValueError, match="does not fit a separator with fusion='harmonic'"):
+        SeparationTask({"separator": tiny_model("FiLMUNetSeparator")}, optimizer=torch.optim.Adam, condition="none")
 
 
 def test_condition_transcriber_loads_a_frozen_transcriber_from_its_model_file(tiny_model_file):
@@ -153,3 +158,11 @@ def test_the_exported_separator_card_notes_the_condition(shared_mini_corpus, tmp
     assert card.class_name == "FiLMUNetSeparator" and card.trained_steps == 2 and card.notes == "trained with condition=roll"
     model, _ = load_model(result["model_file"], role="separator")
     assert isinstance(model, SeparatorModel) and model.init_args == card.init_args
+
+
+def test_a_frozen_pretrained_transcriber_keeps_its_card_in_the_exported_file(tiny_model_file):
+    """Its decode thresholds travel with it, so the exported system decodes notes as it did."""
+    task = separation_task(condition="transcriber", transcriber=str(tiny_model_file))
+    _, stored = load_model(tiny_model_file, role="transcriber")
+    assert stored.decode and task.model_card("transcriber") == stored
+    assert task.model_card("separator").notes == "trained with condition=transcriber"
