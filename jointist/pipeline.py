@@ -203,6 +203,18 @@ class SeparateStage:
         return torch.cat(stems, dim=1).float()
 
 
+class _ArraySink:
+    """Collects stitched audio blocks into one preallocated (channels, samples) array."""
+
+    def __init__(self, channels: int, samples: int) -> None:
+        self.array = np.zeros((channels, samples), np.float32)
+        self.filled = 0
+
+    def __call__(self, block: np.ndarray) -> None:
+        self.array[:, self.filled: self.filled + block.shape[1]] = block
+        self.filled += block.shape[1]
+
+
 def run_stages(
     audio: np.ndarray,
     stages: Iterable[Stage],
@@ -236,7 +248,7 @@ def run_stages(
     stitched: dict[str, np.ndarray] = {}
     per_window: dict[str, list[np.ndarray]] = {}
     stitchers: dict[str, CrossfadeStitcher] = {}
-    in_memory: dict[str, list[np.ndarray]] = {}
+    in_memory: dict[str, _ArraySink] = {}
     sinks = dict(audio_sinks or {})
     with tqdm(total=len(windows), desc=desc, unit="window", disable=not progress) as bar, torch.inference_mode():
         for first in range(0, len(windows), batch_size):
@@ -251,8 +263,9 @@ def run_stages(
                     continue
                 if out.kind == "audio":
                     if key not in stitchers:
-                        sink = sinks.get(key) or in_memory.setdefault(key, []).append
-                        stitchers[key] = CrossfadeStitcher(chunker, len(audio), sink=sink)
+                        if key not in sinks:
+                            in_memory[key] = _ArraySink(out.value.shape[1], len(audio))
+                        stitchers[key] = CrossfadeStitcher(chunker, len(audio), sink=sinks.get(key) or in_memory[key])
                     for window, piece in zip(batch, out.value.cpu().numpy()):
                         stitchers[key].add(window, piece)
                     continue
@@ -267,7 +280,7 @@ def run_stages(
     return {
         **stitched,
         **{key: np.concatenate(parts) for key, parts in per_window.items()},
-        **{key: np.concatenate(blocks, axis=1) for key, blocks in in_memory.items()},
+        **{key: sink.array for key, sink in in_memory.items()},
     }
 
 

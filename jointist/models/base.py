@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -229,11 +230,13 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
+        """A card from its dict; fields this version does not know (a newer jointist wrote the file)
+        are ignored with a warning, so newer files still load."""
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
+        unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown model card fields {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**dict(data))
+            warnings.warn(f"ignoring model card fields this version of jointist does not know: {unknown}", stacklevel=2)
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def build(self) -> JointistModel:
         """A freshly initialised model of this card's class and arguments."""

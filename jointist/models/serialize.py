@@ -121,6 +121,9 @@ def _entries(payload: Mapping[str, Any], path: Path) -> dict[str, tuple[ModelCar
     try:
         if payload.get("format") == FORMAT and payload.get("version") == VERSION:
             return {role: (ModelCard.from_dict(entry["card"]), entry["state_dict"]) for role, entry in payload["models"].items()}
+        if payload.get("format") == FORMAT and isinstance(payload.get("version"), int) and payload["version"] > VERSION:
+            raise CheckpointError(f"{path} was written by a newer jointist (model file version {payload['version']}, "
+                                  f"this one reads up to {VERSION}): upgrade jointist")
         if payload.get("format") == FORMAT and payload.get("version") == 1:
             card, state = _v1_entry(payload["class"], payload["config"], payload["state_dict"], payload.get("extra", {}))
             return {card.role: (card, state)}

@@ -191,3 +191,19 @@ def test_missing_corrupt_foreign_and_mismatched_files_raise_clear_errors(tmp_pat
     torch.save(payload, tmp_path / "unknown.pt")
     with pytest.raises(CheckpointError, match="unknown model class 'Theremin'"):
         load_model(tmp_path / "unknown.pt")
+
+
+def test_files_of_a_newer_jointist_load_or_say_so(tmp_path):
+    """Unknown card fields are ignored with a warning; a newer file format asks for an upgrade."""
+    model = tiny_model("InstrumentRecognizer")
+    path = save_model(model, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["models"]["recognizer"]["card"]["calibration"] = [0.1, 0.2]
+    torch.save(payload, tmp_path / "newer_card.pt")
+    with pytest.warns(UserWarning, match="calibration"):
+        loaded, card = load_model(tmp_path / "newer_card.pt")
+    assert card.class_name == "InstrumentRecognizer" and loaded.init_args == model.init_args
+    payload["version"] = 99
+    torch.save(payload, tmp_path / "newer_format.pt")
+    with pytest.raises(CheckpointError, match="newer jointist .*upgrade"):
+        load_model(tmp_path / "newer_format.pt")
