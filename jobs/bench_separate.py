@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from bench_transcribe import six_instruments  # the same 6 instruments as the transcription benchmark
 
 from jointist.audio.io import load_audio, write_audio
 from jointist.cli import CONF_DIR
@@ -35,18 +36,6 @@ from jointist.data.slakh import load_index
 from jointist.data.synthetic import CorpusSpec, render_corpus
 from jointist.models.serialize import save_model
 from jointist.pipeline import DEFAULT_SEPARATOR, Transcriber, default_model_path
-
-COMMON = [0, 10, 38, 9, 8, 33, 15, 1, 5, 24]
-
-
-def six_instruments(classes: list[int]) -> list[int]:
-    chosen = list(dict.fromkeys(classes))[:6]
-    for c in COMMON:
-        if len(chosen) == 6:
-            break
-        if c not in chosen:
-            chosen.append(c)
-    return chosen
 
 
 def separator_file(requested: str | None, folder: Path) -> tuple[str, str]:

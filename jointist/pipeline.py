@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -128,7 +128,26 @@ class RecognizeStage:
         return {"class_probs": StageOutput(torch.sigmoid(self.model(audio)).float(), "window")}
 
 
-class TranscribeStage:
+class _InstrumentStage:
+    """What the per-instrument stages share: a model, the classes it runs for, and the groups of at
+    most ``instruments_per_pass`` classes that one forward pass of its heads takes."""
+
+    def __init__(self, model: Any, classes: Sequence[int], *, instruments_per_pass: int = 2) -> None:
+        if instruments_per_pass < 1:
+            raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
+        self.model = model
+        self.classes = [int(c) for c in classes]
+        self.instruments_per_pass = instruments_per_pass
+
+    def groups(self, batch: int, device: torch.device) -> Iterator[tuple[slice, torch.Tensor]]:
+        """(slice of the K classes, their indices (batch, group size)) per forward pass."""
+        classes = torch.tensor([self.classes], dtype=torch.long, device=device)
+        for first in range(0, len(self.classes), self.instruments_per_pass):
+            part = slice(first, first + self.instruments_per_pass)
+            yield part, classes[:, part].expand(batch, -1)
+
+
+class TranscribeStage(_InstrumentStage):
     """The conditioned transcriber for a fixed list of instrument classes: ``onset`` and ``frame``
     probabilities (batch, time, K, 88).
 
@@ -138,21 +157,14 @@ class TranscribeStage:
 
     name = "transcribe"
 
-    def __init__(self, model: ConditionedTranscriberModel, classes: Sequence[int], *, instruments_per_pass: int = 2) -> None:
-        if instruments_per_pass < 1:
-            raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
-        self.model = model
-        self.classes = [int(c) for c in classes]
-        self.instruments_per_pass = instruments_per_pass
+    model: ConditionedTranscriberModel
 
     def __call__(
         self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
     ) -> dict[str, StageOutput]:
         features = self.model.features(audio)
-        classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
         onsets, frames = [], []
-        for first in range(0, len(self.classes), self.instruments_per_pass):
-            group = classes[:, first: first + self.instruments_per_pass].expand(len(audio), -1)
+        for _, group in self.groups(len(audio), audio.device):
             out = self.model.heads(features, group)
             onsets.append(torch.sigmoid(out.onset))
             frames.append(torch.sigmoid(out.frame))
@@ -162,7 +174,7 @@ class TranscribeStage:
         return {"onset": StageOutput(onset, "frames"), "frame": StageOutput(frame, "frames")}
 
 
-class SeparateStage:
+class SeparateStage(_InstrumentStage):
     """The separator for a fixed list of instrument classes: ``stems`` (batch, K, samples).
 
     Its features (the mixture's STFT, the shared encoder) are computed once per window; the heads
@@ -172,12 +184,7 @@ class SeparateStage:
 
     name = "separate"
 
-    def __init__(self, model: SeparatorModel, classes: Sequence[int], *, instruments_per_pass: int = 2) -> None:
-        if instruments_per_pass < 1:
-            raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
-        self.model = model
-        self.classes = [int(c) for c in classes]
-        self.instruments_per_pass = instruments_per_pass
+    model: SeparatorModel
 
     def __call__(
         self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
@@ -194,12 +201,9 @@ class SeparateStage:
     def _separate(self, audio: torch.Tensor, frame: torch.Tensor | None, offset: int) -> torch.Tensor:
         """Stems (batch, K, samples) of windows that share one pooling grid (window start ``offset``)."""
         features = self.model.features(audio, grid_offset=offset)
-        classes = torch.tensor([self.classes], dtype=torch.long, device=audio.device)
         stems = []
-        for first in range(0, len(self.classes), self.instruments_per_pass):
-            last = first + self.instruments_per_pass
-            group = classes[:, first:last].expand(len(audio), -1)
-            stems.append(self.model.heads(features, group, frame[:, first:last] if frame is not None else None))
+        for part, group in self.groups(len(audio), audio.device):
+            stems.append(self.model.heads(features, group, frame[:, part] if frame is not None else None))
         return torch.cat(stems, dim=1).float()
 
 
