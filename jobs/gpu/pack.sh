@@ -13,10 +13,10 @@ rm -rf .gpu .gpu2 && mkdir -p .gpu/whl .gpu/sf .gpu2
 plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
       --platform manylinux2014_x86_64 --platform any)
 # the versions this machine runs; the GPU machine already has torch, Lightning, numpy, scipy, numba,
-# scikit-learn, matplotlib, tensorboard, PyYAML and tqdm
+# scikit-learn, matplotlib, tensorboard, PyYAML, six, lazy-loader, typing-extensions and tqdm
 for req in hydra-core==1.3.8 omegaconf==2.3.1 librosa==0.11.0 soxr==1.1.0 audioread==3.1.0 pooch==1.9.0 \
            decorator==5.2.1 platformdirs mir_eval==0.8.2 pretty_midi==0.2.11.post0 mido==1.3.3 \
-           soundfile==0.14.0 cffi==2.0.0 pycparser pyfluidsynth==1.4.0; do
+           soundfile==0.14.0 cffi==2.0.0 pycparser pyfluidsynth==1.4.0 importlib_resources; do
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     "${plat[@]}" -d .gpu/whl "$req"
 done

@@ -24,13 +24,17 @@ if [ ! -f "$home/lib/.done" ]; then
   touch "$home/lib/.done"
 fi
 export PYTHONPATH="$home/site"
-for manifest in .gpu/sf/*.json; do
+# The machine keeps files outside the repository between calls, but not the carried folders of an
+# earlier call: SoundFont parts are kept in $home/parts until all of them have come.
+mkdir -p "$home/parts"
+for d in .gpu/sf .gpu2; do [ -d "$d" ] && find "$d" -maxdepth 1 -type f \( -name '*.json' -o -name '*.flac.*' \) -exec cp {} "$home/parts/" \;; done
+for manifest in "$home"/parts/*.json; do
   name=$(basename "$manifest" .json)
   [ -f "$home/sf/$name" ] && continue
   parts=$($py -c "import json,sys; print(' '.join(json.load(open(sys.argv[1]))['parts']))" "$manifest")
-  missing=0; for p in $parts; do [ -f ".gpu/sf/$p" ] || [ -f ".gpu2/$p" ] || missing=1; done
+  missing=0; for p in $parts; do [ -f "$home/parts/$p" ] || missing=1; done
   if [ $missing = 1 ]; then echo "$name: not all parts carried yet"; continue; fi
-  $py jobs/gpu/sfpack.py unpack "$manifest" .gpu/sf .gpu2 --to "$home/sf"
+  $py jobs/gpu/sfpack.py unpack "$manifest" "$home/parts" --to "$home/sf" && rm -f "$home/parts/$name".*
 done
 cat > "$home/env.sh" <<ENV
 export PYTHONPATH="$home/site"
