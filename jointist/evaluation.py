@@ -28,6 +28,7 @@ from jointist.metrics import (
     summarise,
     summarise_separation,
 )
+from jointist.notes import NoteArray
 from jointist.pipeline import Recognizer, Transcriber, aggregate_windows
 from jointist.plots import plot_f1_bars
 from jointist.postprocess import decode_tracks
@@ -70,6 +71,7 @@ def evaluate_tracks(
     progress: bool = True,
     separate: bool = False,
     bss_eval: bool = True,
+    separate_from: str = "transcription",
 ) -> SplitScores:
     """Transcribe (and, with ``separate``, separate) every track's ``mix.flac`` and score it
     against the track's MIDI (and true stems).
@@ -80,7 +82,12 @@ def evaluate_tracks(
             their stems in the absent-instrument energy); ``auto`` transcribes the classes the
             recognizer finds; or a fixed list of names.
         bss_eval: also museval's BSS Eval v4 (slow: seconds per track) next to the whole-track SDR.
+        separate_from: what conditions the separator: ``transcription`` (the pipeline's own, as a
+            user gets it) or ``score`` (the track's true MIDI: score-informed separation, the
+            separator's ceiling when its transcription is perfect).
     """
+    if separate_from not in ("transcription", "score"):
+        raise ValueError(f"separate_from must be 'transcription' or 'score', got {separate_from!r}")
     from tqdm import tqdm
 
     tracks = load_index(root, split)[:max_tracks]
@@ -100,9 +107,14 @@ def evaluate_tracks(
             wanted = fixed  # type: ignore[assignment]
         estimates: dict[int, np.ndarray] = {}
         if wanted:
+            by_score = separate and separate_from == "score"
             result = transcriber.transcribe_audio(audio, instruments=[i.index for i in wanted], source=str(track.mix_path),
-                                                  separate=separate)
+                                                  separate=separate and not by_score)
             pieces.append(evaluate_piece(track.track_id, ref, result.notes()))
+            if by_score:
+                empty = NoteArray.empty()
+                result = transcriber.separate_with_score(audio, {i.index: ref.get(i.index, empty) for i in wanted},
+                                                         source=str(track.mix_path))
             estimates = {t.instrument.index: t.stem for t in result.tracks if t.stem is not None}
         else:
             pieces.append(evaluate_piece(track.track_id, ref, {}))

@@ -35,11 +35,14 @@ import numpy as np
 import torch
 
 from jointist.audio.chunker import Chunker, CrossfadeStitcher, Window
+from jointist.audio.features import num_frames
 from jointist.audio.io import audio_sample_rate, check_audio, load_audio
-from jointist.constants import FRAMES_PER_SECOND, HOP_S, SAMPLE_RATE, SEGMENT_S
-from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
+from jointist.constants import FRAMES_PER_SECOND, HOP_S, N_PITCHES, SAMPLE_RATE, SEGMENT_S
+from jointist.data.targets import notes_to_rolls
+from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
 from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
 from jointist.models.serialize import CheckpointError, load_model, model_roles
+from jointist.notes import NoteArray
 from jointist.postprocess import DecodeConfig, decode_tracks
 from jointist.results import InstrumentResult, Posteriorgram, Transcription
 
@@ -48,6 +51,7 @@ __all__ = [
     "DEFAULT_RECOGNIZER",
     "RecognizeStage",
     "Recognizer",
+    "ScoreStage",
     "SeparateStage",
     "Stage",
     "StageOutput",
@@ -55,6 +59,7 @@ __all__ = [
     "Transcriber",
     "aggregate_windows",
     "run_stages",
+    "score_rolls",
     "transcribe",
 ]
 
@@ -205,6 +210,46 @@ class SeparateStage(_InstrumentStage):
         for part, group in self.groups(len(audio), audio.device):
             stems.append(self.model.heads(features, group, frame[:, part] if frame is not None else None))
         return torch.cat(stems, dim=1).float()
+
+
+class ScoreStage:
+    """A known score in place of the transcription stage (score-informed separation): each window's
+    slice of song-long ``onset`` and ``frame`` rolls (batch, time, K, 88), the condition a separator
+    trained with teacher forcing (``condition=roll``) saw."""
+
+    name = "score"
+
+    def __init__(self, onset: np.ndarray, frame: np.ndarray) -> None:
+        if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[-1] != N_PITCHES:
+            raise ValueError(f"score rolls must both be (K, frames, {N_PITCHES}), got {onset.shape} and {frame.shape}")
+        self.rolls = {"onset": torch.from_numpy(onset), "frame": torch.from_numpy(frame)}
+
+    def __call__(
+        self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
+    ) -> dict[str, StageOutput]:
+        frames = num_frames(audio.shape[-1])
+        starts = [w.start_frame for w in windows] or [0] * len(audio)
+        out = {}
+        for name, roll in self.rolls.items():
+            value = torch.zeros(len(audio), frames, roll.shape[0], N_PITCHES)
+            for i, start in enumerate(starts):
+                part = roll[:, start: start + frames]  # (K, n <= frames, 88)
+                value[i, : part.shape[1]] = part.permute(1, 0, 2)
+            out[name] = StageOutput(value.to(audio.device), "frames")
+        return out
+
+
+def score_rolls(score: Mapping[int, NoteArray], classes: Sequence[int], frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Onset and frame rolls (K, frames, 88) of ``score``'s notes (class -> notes) for ``classes``;
+    a class without notes gets empty rolls (its stem should be silent)."""
+    onset = np.zeros((len(classes), frames, N_PITCHES), np.float32)
+    frame = np.zeros_like(onset)
+    for j, c in enumerate(classes):
+        notes = score.get(int(c))
+        if notes is not None and len(notes):
+            rolls = notes_to_rolls(notes, num_frames=frames, is_drum=int(c) == DRUMS.index)
+            onset[j], frame[j] = rolls.onset, rolls.frame
+    return onset, frame
 
 
 class _ArraySink:
@@ -498,6 +543,57 @@ class Transcriber:
             for j, inst in enumerate(chosen)
         ]
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
+
+    def separate_with_score(
+        self,
+        audio: np.ndarray,
+        score: Mapping[int | str, NoteArray],
+        *,
+        source: str | None = None,
+        stems_dir: PathLike | None = None,
+        stems_sample_rate: int = SAMPLE_RATE,
+    ) -> Transcription:
+        """Score-informed separation: one stem per instrument of ``score`` (instrument name or
+        index -> its notes, e.g. from the song's MIDI), with the score's rolls as the separator's
+        condition instead of a transcription. Each result carries the score's notes, the rolls as
+        its posteriorgrams, and the stem (``stem``, or ``stem_path`` with ``stems_dir``)."""
+        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        chosen = parse_instruments(list(score))  # checks the names; an empty score is an error
+        notes: dict[int, NoteArray] = {}
+        for key, part in score.items():
+            index = parse_instruments([key])[0].index
+            if index in notes:
+                raise ValueError(f"the score names {INSTRUMENTS[index].name} twice")
+            notes[index] = part
+        classes = [i.index for i in chosen]
+        onset, frame = score_rolls(notes, classes, num_frames(len(audio)))
+        stages: list[Stage] = [ScoreStage(onset, frame),
+                               SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass)]
+        writer = None
+        if stems_dir is not None:
+            from jointist.export import StemWriter
+
+            writer = StemWriter(stems_dir, [i.slug for i in chosen], sample_rate=stems_sample_rate)
+        try:
+            out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
+                             progress=self.progress, desc="separating", audio_sinks={"stems": writer} if writer else None)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        stem_paths = writer.close() if writer is not None else None
+        tracks = [
+            InstrumentResult(
+                inst, notes[inst.index], Posteriorgram(out["onset"][:, j]), Posteriorgram(out["frame"][:, j]),
+                stem=out["stems"][j] if "stems" in out else None,
+                sample_rate=stems_sample_rate if stem_paths else SAMPLE_RATE,
+                stem_path=stem_paths[j] if stem_paths else None,
+            )
+            for j, inst in enumerate(chosen)
+        ]
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source)
 
     def transcribe_file(
         self,

@@ -14,14 +14,17 @@ import soundfile as sf
 import torch
 
 from jointist.audio.chunker import Chunker
+from jointist.audio.features import num_frames
 from jointist.audio.io import load_audio
 from jointist.cli import transcribe
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
 from jointist.data.slakh import load_index
 from jointist.evaluation import evaluate_tracks, reference_stems, write_report
+from jointist.instruments import UnknownInstrumentError
 from jointist.metrics import SeparationReport
 from jointist.models.serialize import load_model, save_model, save_models
-from jointist.pipeline import Transcriber
+from jointist.notes import NoteArray, NoteEvent
+from jointist.pipeline import Transcriber, score_rolls
 from tests.conftest import compose_config, perturb, run_command, sine_notes, tiny_model, write_track
 
 PIANO_BASS = ["piano", "bass"]
@@ -232,3 +235,78 @@ def test_an_oracle_separator_scores_its_references(tiny_model_file, separator_fi
     real = Transcriber(tiny_model_file, separator=separator_file, progress=False, window_s=1.0, hop_s=0.75)
     untrained = evaluate_tracks(real, corpus, "test", separate=True, bss_eval=False, progress=False).separation
     assert untrained.sourcewise_db["sdr"] < 20.0
+
+
+# -- score-informed separation ----------------------------------------------------------------------
+
+class SpySeparator:
+    """A test double of the separator protocol that records the posteriorgram each window brings and
+    returns the window's audio for every instrument."""
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def features(self, audio: torch.Tensor, *, grid_offset: int = 0) -> torch.Tensor:
+        return audio
+
+    def heads(self, features: torch.Tensor, instruments: torch.Tensor, posteriorgram: torch.Tensor | None) -> torch.Tensor:
+        assert posteriorgram is not None
+        self.seen.extend(posteriorgram.numpy())  # (K, frames, 88) per window
+        return features[:, None].expand(-1, instruments.shape[1], -1)
+
+
+def test_score_informed_separation_gives_each_window_its_slice_of_the_score(tiny_model_file, monkeypatch):
+    """A piano note from 1.30 s to 1.60 s (frames 130-159) and a bass note from 0.20 s; windows of
+    1 s, 0.75 s apart: the window starting at 0.75 s (frame 75) sees the piano onset at frame 55."""
+    spy = SpySeparator()
+    transcriber = Transcriber(tiny_model_file, progress=False, window_s=1.0, hop_s=0.75, instruments_per_pass=4)
+    monkeypatch.setattr(Transcriber, "separator", property(lambda self: spy))
+    audio = busy_song(3.0)
+    score = {"piano": NoteArray.from_events([NoteEvent(1.30, 1.60, 60, 90)]),
+             "bass": NoteArray.from_events([NoteEvent(0.20, 2.0, 40, 90)])}
+    result = transcriber.separate_with_score(audio, score)
+    assert [t.instrument.name for t in result.tracks] == ["Piano", "Bass"]
+    assert all(t.stem.shape == audio.shape for t in result.tracks)
+    assert result.tracks[0].notes is score["piano"]  # the score's own notes
+    windows = transcriber.chunker.windows(len(audio))
+    assert len(spy.seen) == len(windows) == 4 and [w.start_frame for w in windows[:2]] == [0, 75]
+    onset, frame = score_rolls({0: score["piano"], 33: score["bass"]}, [0, 33], num_frames(len(audio)))
+    for window, seen in zip(windows, spy.seen):
+        part = frame[:, window.start_frame: window.start_frame + seen.shape[1]]
+        np.testing.assert_array_equal(seen[:, : part.shape[1]], part)
+        assert not seen[:, part.shape[1]:].any()  # past the song's end: nothing
+    piano_key = 60 - 21
+    assert spy.seen[1][0, 55, piano_key] == 1 and spy.seen[1][0, 54, piano_key] == 0
+    assert spy.seen[1][1, :, 40 - 21].all()  # the bass note holds through the whole window
+    piano_frames = result.tracks[0].frame.probabilities()[:, piano_key]  # the score is the posteriorgram
+    assert piano_frames[130:160].min() == 1.0 and piano_frames[:130].max() == piano_frames[160:].max() == 0.0
+
+
+def test_score_informed_separation_refuses_an_empty_or_ambiguous_score(tiny_model_file, separator_file):
+    transcriber = Transcriber(tiny_model_file, separator=separator_file, progress=False)
+    audio = busy_song(2.0)
+    notes = NoteArray.from_events([NoteEvent(0.5, 1.0, 60, 90)])
+    with pytest.raises(ValueError, match="Piano twice"):
+        transcriber.separate_with_score(audio, {"piano": notes, 0: notes})
+    with pytest.raises(UnknownInstrumentError, match="empty"):
+        transcriber.separate_with_score(audio, {})
+    with pytest.raises(UnknownInstrumentError, match="kazoo"):
+        transcriber.separate_with_score(audio, {"kazoo": notes})
+
+
+def test_evaluation_can_condition_the_separator_on_the_true_score(tiny_model_file, corpus, monkeypatch):
+    transcriber = Transcriber(tiny_model_file, progress=False)
+    spy = SpySeparator()
+    monkeypatch.setattr(Transcriber, "separator", property(lambda self: spy))
+    scores = evaluate_tracks(transcriber, corpus, "test", separate=True, bss_eval=False, progress=False,
+                             separate_from="score")
+    assert scores.separation.pieces == 2 and set(scores.separation.per_instrument) == {"Piano", "Bass"}
+    first = load_index(corpus, "test")[0]
+    ref = first.notes_by_class()
+    audio = load_audio(first.mix_path, allow_silence=False)
+    _, frame = score_rolls(ref, sorted(ref), num_frames(len(audio)))
+    seen = spy.seen[0]  # one 10 s window over the 3 s track: the true rolls, then nothing
+    np.testing.assert_array_equal(seen[:, : frame.shape[1]], frame)
+    assert frame.any() and not seen[:, frame.shape[1]:].any()
+    with pytest.raises(ValueError, match="separate_from"):
+        evaluate_tracks(transcriber, corpus, "test", separate=True, separate_from="oracle")

@@ -53,10 +53,13 @@ def run(cfg: DictConfig) -> dict:
     for name, which in runs:
         split_scores = evaluate_tracks(transcriber, cfg.data_root, cfg.split, instruments=which, max_tracks=cfg.max_tracks,
                                  progress=cfg.progress, separate=bool(cfg.get("separate")),
-                                 bss_eval=bool(cfg.get("bss_eval", True)))
+                                 bss_eval=bool(cfg.get("bss_eval", True)),
+                                 separate_from=str(cfg.get("separate_from", "transcription")))
         report = split_scores.transcription
         folder = Path(cfg.out) / name if name else Path(cfg.out)
-        paths = write_report(report, folder, meta={**meta, "instruments": which}, separation=split_scores.separation)
+        paths = write_report(report, folder, meta={**meta, "instruments": which,
+                                                    "separate_from": cfg.get("separate_from", "transcription")},
+                             separation=split_scores.separation)
         title = {"auto": "instruments recognized", "gt": "true instruments"}.get(name or "", str(which))
         print(f"### transcription ({title})\n\n{report.to_markdown()}\n")
         if split_scores.separation is not None:
