@@ -349,8 +349,9 @@ ENERGY_FLOOR_DB = -120.0
 clipped to (museval gives +inf where a frame has no error)."""
 BSS_FILTER_TAPS = 512  # museval's default distortion filter length
 _DITHER_RE_MIXTURE = 1e-6  # -120 dB re the mixture's RMS; see evaluate_separation
-SEPARATION_METRICS = ("sdr", "bss_sdr", "bss_sir", "bss_sar")
-_METRIC_TITLES = {"sdr": "SDR (whole track)", "bss_sdr": "BSS SDR", "bss_sir": "BSS SIR", "bss_sar": "BSS SAR"}
+SEPARATION_METRICS = ("sdr", "sdri", "bss_sdr", "bss_sir", "bss_sar")
+_METRIC_TITLES = {"sdr": "SDR (whole track)", "sdri": "SDRi", "bss_sdr": "BSS SDR", "bss_sir": "BSS SIR",
+                  "bss_sar": "BSS SAR"}
 
 
 def _audio_1d(x: np.ndarray, what: str) -> np.ndarray:
@@ -393,6 +394,7 @@ class SourceScores:
     """
 
     sdr: float
+    sdri: float = float("nan")  # whole-track SDR improvement: sdr minus the SDR of the mixture as the estimate
     bss_sdr: float = float("nan")
     bss_sir: float = float("nan")
     bss_sar: float = float("nan")
@@ -500,6 +502,7 @@ def evaluate_separation(
             scores.absent_energy_db[c] = energy_re_mixture_db(ests[c], mix)
     est_present = {c: ests.get(c, np.zeros(n)) for c in present}
     sdr = {c: whole_track_sdr_db(refs[c], est_present[c]) for c in present}
+    sdri = {c: sdr[c] - whole_track_sdr_db(refs[c], mix) for c in present}
 
     bss: dict[int, tuple[float, float, float, int]] = {}
     if bss_eval and present and n:
@@ -521,7 +524,8 @@ def evaluate_separation(
             bss[c] = (float(medians[0][j]), float(medians[1][j]), float(medians[2][j]), int(medians[3][j]))
     for c in present:
         b = bss.get(c, (float("nan"), float("nan"), float("nan"), 0))
-        scores.sources[c] = SourceScores(sdr=sdr[c], bss_sdr=b[0], bss_sir=b[1], bss_sar=b[2], bss_frames=b[3])
+        scores.sources[c] = SourceScores(sdr=sdr[c], sdri=sdri[c], bss_sdr=b[0], bss_sir=b[1], bss_sar=b[2],
+                                         bss_frames=b[3])
     for c in silent:
         scores.sources[c] = SourceScores(sdr=float("nan"))
     scores.sources = dict(sorted(scores.sources.items()))

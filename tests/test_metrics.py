@@ -201,10 +201,10 @@ def test_silent_reference_is_undefined_and_never_enters_a_mean():
     alone = evaluate_separation("y", {BASS: np.zeros_like(s)}, {}, s)  # a piece with nothing defined
     report = summarise_separation([piece, alone])
     for table in (report.sourcewise_db, report.piecewise_db, report.instrumentwise_db):
-        for m in ("sdr", "bss_sdr", "bss_sir", "bss_sar"):
+        for m in ("sdr", "sdri", "bss_sdr", "bss_sir", "bss_sar"):
             assert np.isfinite(table[m]), (table, m)
     assert report.sourcewise_db["sdr"] == pytest.approx(10 * np.log10(4))
-    assert report.undefined == {"sdr": 2, "bss_sdr": 2, "bss_sir": 2, "bss_sar": 2}
+    assert report.undefined == {"sdr": 2, "sdri": 2, "bss_sdr": 2, "bss_sir": 2, "bss_sar": 2}
     assert list(report.per_instrument) == ["Piano"]
 
 
@@ -228,6 +228,10 @@ def test_separation_report_markdown_and_json():
     assert "Absent instruments: 1 stems" in text and "Synth Pad" in text
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["per_instrument"]["Piano"]["sdr"] == pytest.approx(10 * np.log10(4))
+    # the mixture s + b (equal powers) scores 0 dB as the piano estimate: the improvement is the SDR
+    mixture_sdr = whole_track_sdr_db(s, s + b)
+    assert data["per_instrument"]["Piano"]["sdri"] == pytest.approx(10 * np.log10(4) - mixture_sdr)
+    assert "| SDRi |" in text
     empty = summarise_separation([])
     json.dumps(empty.to_dict(), allow_nan=False)  # empty means become None
     assert "no stem predicted" in empty.to_markdown()

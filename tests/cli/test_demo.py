@@ -1,5 +1,5 @@
-"""``jointist-demo``: renders a song, transcribes it with the shipped model, writes the outputs and
-prints its scores."""
+"""``jointist-demo``: renders a song, transcribes and separates it with the shipped models, writes the
+outputs and prints its scores."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def test_demo_renders_transcribes_and_scores(tmp_path, capsys):
     assert doc["source"].endswith("mix.flac") and len(doc["instruments"]) == 9  # the song's own instruments (gt)
     rolls = {p.name for p in (out / "pianoroll").iterdir()}
     assert {f"{i['name'].lower().replace(' ', '_')}.png" for i in doc["instruments"]} == rolls
+    stems = {p.name for p in (out / "stems").iterdir()}  # separated by default: one stem per instrument
+    assert stems == {name.replace(".png", ".wav") for name in rolls}
+    sdri = float(re.search(r"\| source-wise \| [-0-9.]+ \| ([-0-9.]+) \|", printed).group(1))
+    assert sdri > 6.0  # improvement over the mixture, mean of the nine stems; measured: 13.6 dB (SDR 1.1 dB)
+
+
+def test_demo_without_separation_writes_no_stems(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run_command(demo.main, f"out={out}", "duration_s=4", "progress=false", "separate=false") == 0
+    assert "SDR" not in capsys.readouterr().out and not (out / "stems").exists()
