@@ -514,35 +514,53 @@ class Transcriber:
             chosen = parse_instruments(instruments)
         classes = [i.index for i in chosen]
         stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass)]
-        writer = None
         if separate:
             stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
-            if stems_dir is not None:
-                from jointist.export import StemWriter
+        out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
+                                    stems_sample_rate=stems_sample_rate)
+        onset, frame = out["onset"], out["frame"]
+        notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
+                              classes, config=self.decode)
+        tracks = self._results(chosen, notes, out, stem_paths, stems_sample_rate)
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
-                writer = StemWriter(stems_dir, [i.slug for i in chosen], sample_rate=stems_sample_rate)
+    def _run(
+        self, audio: np.ndarray, stages: list[Stage], chosen: Sequence[Instrument], *,
+        stems_dir: PathLike | None, stems_sample_rate: int,
+    ) -> tuple[dict[str, np.ndarray], list[Path] | None]:
+        """Run the stages over the song; with ``stems_dir``, stream the ``stems`` output to
+        ``<stems_dir>/<instrument>.wav`` (and return those paths) instead of keeping it in memory."""
+        writer = None
+        if stems_dir is not None:
+            from jointist.export import StemWriter
+
+            writer = StemWriter(stems_dir, [i.slug for i in chosen], sample_rate=stems_sample_rate)
+        separating = any(isinstance(stage, SeparateStage) for stage in stages)
         try:
             out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                             progress=self.progress, desc="separating" if separate else "transcribing",
+                             progress=self.progress, desc="separating" if separating else "transcribing",
                              audio_sinks={"stems": writer} if writer is not None else None)
         except BaseException:
             if writer is not None:
                 writer.abort()  # no half-written stems, no open files
             raise
-        stem_paths = writer.close() if writer is not None else None
-        onset, frame = out["onset"], out["frame"]
-        notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
-                              classes, config=self.decode)
-        tracks = [
+        return out, writer.close() if writer is not None else None
+
+    @staticmethod
+    def _results(
+        chosen: Sequence[Instrument], notes: Mapping[int, NoteArray], out: Mapping[str, np.ndarray],
+        stem_paths: list[Path] | None, stems_sample_rate: int,
+    ) -> list[InstrumentResult]:
+        """One result per instrument: its notes, posteriorgrams and stem (in memory or on disk)."""
+        return [
             InstrumentResult(
-                inst, notes[inst.index], Posteriorgram(onset[:, j]), Posteriorgram(frame[:, j]),
+                inst, notes[inst.index], Posteriorgram(out["onset"][:, j]), Posteriorgram(out["frame"][:, j]),
                 stem=out["stems"][j] if "stems" in out else None,
                 sample_rate=stems_sample_rate if stem_paths else SAMPLE_RATE,
                 stem_path=stem_paths[j] if stem_paths else None,
             )
             for j, inst in enumerate(chosen)
         ]
-        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
     def separate_with_score(
         self,
@@ -571,29 +589,9 @@ class Transcriber:
         onset, frame = score_rolls(notes, classes, num_frames(len(audio)))
         stages: list[Stage] = [ScoreStage(onset, frame),
                                SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass)]
-        writer = None
-        if stems_dir is not None:
-            from jointist.export import StemWriter
-
-            writer = StemWriter(stems_dir, [i.slug for i in chosen], sample_rate=stems_sample_rate)
-        try:
-            out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                             progress=self.progress, desc="separating", audio_sinks={"stems": writer} if writer else None)
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        stem_paths = writer.close() if writer is not None else None
-        tracks = [
-            InstrumentResult(
-                inst, notes[inst.index], Posteriorgram(out["onset"][:, j]), Posteriorgram(out["frame"][:, j]),
-                stem=out["stems"][j] if "stems" in out else None,
-                sample_rate=stems_sample_rate if stem_paths else SAMPLE_RATE,
-                stem_path=stem_paths[j] if stem_paths else None,
-            )
-            for j, inst in enumerate(chosen)
-        ]
-        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source)
+        out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir, stems_sample_rate=stems_sample_rate)
+        return Transcription(len(audio) / SAMPLE_RATE, self._results(chosen, notes, out, stem_paths, stems_sample_rate),
+                             source=source)
 
     def transcribe_file(
         self,

@@ -282,6 +282,19 @@ def test_score_informed_separation_gives_each_window_its_slice_of_the_score(tiny
     assert piano_frames[130:160].min() == 1.0 and piano_frames[:130].max() == piano_frames[160:].max() == 0.0
 
 
+def test_score_informed_stems_stream_to_wav_files_like_transcribed_ones(tiny_model_file, separator_file, tmp_path):
+    transcriber = Transcriber(tiny_model_file, separator=separator_file, progress=False)
+    audio = busy_song(4.0)
+    score = {"bass": NoteArray.from_events([NoteEvent(0.5, 3.0, 40, 90)]),
+             "piano": NoteArray.from_events([NoteEvent(1.0, 2.0, 64, 90)])}
+    in_memory = transcriber.separate_with_score(audio, score)
+    streamed = transcriber.separate_with_score(audio, score, stems_dir=tmp_path / "stems")
+    assert [t.stem_path.name for t in streamed.tracks] == ["bass.wav", "piano.wav"]
+    for mem, disk in zip(in_memory.tracks, streamed.tracks):
+        assert disk.stem is None
+        np.testing.assert_allclose(sf.read(disk.stem_path, dtype="float32")[0], mem.stem, atol=1e-6)
+
+
 def test_score_informed_separation_refuses_an_empty_or_ambiguous_score(tiny_model_file, separator_file):
     transcriber = Transcriber(tiny_model_file, separator=separator_file, progress=False)
     audio = busy_song(2.0)
