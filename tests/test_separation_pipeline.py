@@ -20,8 +20,9 @@ from jointist.cli import transcribe
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
 from jointist.data.slakh import load_index
 from jointist.evaluation import evaluate_tracks, reference_stems, write_report
-from jointist.instruments import UnknownInstrumentError
+from jointist.instruments import UnknownInstrumentError, by_name
 from jointist.metrics import SeparationReport
+from jointist.midi import read_midi, write_midi
 from jointist.models.serialize import load_model, save_model, save_models
 from jointist.notes import NoteArray, NoteEvent
 from jointist.pipeline import Transcriber, score_rolls
@@ -323,3 +324,20 @@ def test_evaluation_can_condition_the_separator_on_the_true_score(tiny_model_fil
     assert frame.any() and not seen[:, frame.shape[1]:].any()
     with pytest.raises(ValueError, match="separate_from"):
         evaluate_tracks(transcriber, corpus, "test", separate=True, separate_from="oracle")
+
+
+def test_jointist_transcribe_with_a_score_separates_its_instruments(tiny_model_file, separator_file, song, tmp_path):
+    score = write_midi({by_name("piano"): NoteArray.from_events([NoteEvent(1.0, 2.0, 64, 90)]),
+                        by_name("bass"): NoteArray.from_events([NoteEvent(0.5, 3.0, 40, 90)])}, tmp_path / "song.mid")
+    out = tmp_path / "out"
+    args = [f"audio={song}", f"out={out}", f"ckpt={tiny_model_file}", f"separator={separator_file}",
+            f"score={score}", "progress=false", "plots=false"]
+    written = transcribe.run(compose_config("transcribe", *args))
+    assert sorted(p.name for p in (out / "stems").iterdir()) == ["bass.wav", "piano.wav"]
+    assert read_midi(written["midi"])[by_name("piano").index].onset_s.tolist() == [1.0]  # the score's MIDI
+    transcribe.run(compose_config("transcribe", *args, "instruments=[bass]", f"out={tmp_path / 'bass'}"))
+    assert [p.name for p in (tmp_path / "bass" / "stems").iterdir()] == ["bass.wav"]
+    with pytest.raises(UnknownInstrumentError, match="has no Flute; it has Piano, Bass"):
+        transcribe.run(compose_config("transcribe", *args, "instruments=[flute]"))
+    with pytest.raises(FileNotFoundError, match="no such MIDI file"):
+        transcribe.run(compose_config("transcribe", *args[:-3], f"score={tmp_path / 'none.mid'}"))
