@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from jointist.plots import plot_f1_bars
 from jointist.postprocess import decode_tracks
 
 __all__ = [
-    "SplitScores", "evaluate_recognizer", "evaluate_split", "evaluate_tracks", "reference_stems", "tune_decode",
+    "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split", "evaluate_tracks", "reference_stems", "tune_decode",
     "write_recognition_report", "write_report",
 ]
 
@@ -95,33 +97,67 @@ def evaluate_tracks(
     pieces: list[PieceScores] = []
     separated: list[SeparationPieceScores] = []
     for track in tqdm(tracks, desc=f"evaluating {split}", unit="track", disable=not progress):
-        ref = track.notes_by_class()
-        audio = load_audio(track.mix_path, allow_silence=False)
-        if instruments == "gt":
-            wanted: list = [INSTRUMENTS[c] for c in sorted(ref)]
-        elif instruments == "all":
-            wanted = list(INSTRUMENTS)
-        elif instruments == "auto":
-            wanted = [INSTRUMENTS[c] for c in sorted(transcriber.recognizer.recognize(audio))]
-        else:
-            wanted = fixed  # type: ignore[assignment]
-        estimates: dict[int, np.ndarray] = {}
-        if wanted:
-            by_score = separate and separate_from == "score"
-            result = transcriber.transcribe_audio(audio, instruments=[i.index for i in wanted], source=str(track.mix_path),
-                                                  separate=separate and not by_score)
-            pieces.append(evaluate_piece(track.track_id, ref, result.notes()))
-            if by_score:
-                empty = NoteArray.empty()
-                result = transcriber.separate_with_score(audio, {i.index: ref.get(i.index, empty) for i in wanted},
-                                                         source=str(track.mix_path))
-            estimates = {t.instrument.index: t.stem for t in result.tracks if t.stem is not None}
-        else:
-            pieces.append(evaluate_piece(track.track_id, ref, {}))
-        if separate:
-            references = reference_stems(track, num_samples=len(audio))
-            separated.append(evaluate_separation(track.track_id, references, estimates, audio, bss_eval=bss_eval))
+        with tempfile.TemporaryDirectory(prefix="jointist-stems-") if separate else nullcontext() as stems_dir:
+            piece, separation = _evaluate_track(transcriber, track, instruments, fixed, separate=separate,
+                                                bss_eval=bss_eval, separate_from=separate_from,
+                                                stems_dir=Path(stems_dir) if stems_dir else None)
+        pieces.append(piece)
+        if separation is not None:
+            separated.append(separation)
     return SplitScores(summarise(pieces), pieces, summarise_separation(separated) if separate else None, separated)
+
+
+class StemFiles(Mapping[int, np.ndarray]):
+    """Class index -> stem, read from its WAV file when asked for: an evaluation of many instruments
+    (``instruments=all``) holds one predicted stem in memory at a time, not all of them."""
+
+    def __init__(self, paths: Mapping[int, Path]) -> None:
+        self.paths = dict(paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return load_audio(self.paths[index])
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def _evaluate_track(
+    transcriber: Transcriber, track: TrackInfo, instruments: str | Sequence[str | int], fixed: list | None, *,
+    separate: bool, bss_eval: bool, separate_from: str, stems_dir: Path | None,
+) -> tuple[PieceScores, SeparationPieceScores | None]:
+    """Transcription scores of one track and, with ``separate``, its separation scores (the predicted
+    stems are streamed to ``stems_dir`` and read back one at a time)."""
+    ref = track.notes_by_class()
+    audio = load_audio(track.mix_path, allow_silence=False)
+    if instruments == "gt":
+        wanted: list = [INSTRUMENTS[c] for c in sorted(ref)]
+    elif instruments == "all":
+        wanted = list(INSTRUMENTS)
+    elif instruments == "auto":
+        wanted = [INSTRUMENTS[c] for c in sorted(transcriber.recognizer.recognize(audio))]
+    else:
+        wanted = fixed  # type: ignore[assignment]
+    estimates: Mapping[int, np.ndarray] = {}
+    if wanted:
+        by_score = separate and separate_from == "score"
+        transcribed = separate and not by_score
+        result = transcriber.transcribe_audio(audio, instruments=[i.index for i in wanted], source=str(track.mix_path),
+                                              separate=transcribed, stems_dir=stems_dir if transcribed else None)
+        piece = evaluate_piece(track.track_id, ref, result.notes())
+        if by_score:
+            empty = NoteArray.empty()
+            result = transcriber.separate_with_score(audio, {i.index: ref.get(i.index, empty) for i in wanted},
+                                                     source=str(track.mix_path), stems_dir=stems_dir)
+        estimates = StemFiles({t.instrument.index: t.stem_path for t in result.tracks if t.stem_path is not None})
+    else:
+        piece = evaluate_piece(track.track_id, ref, {})
+    if not separate:
+        return piece, None
+    references = reference_stems(track, num_samples=len(audio))
+    return piece, evaluate_separation(track.track_id, references, estimates, audio, bss_eval=bss_eval)
 
 
 def evaluate_split(

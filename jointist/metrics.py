@@ -470,7 +470,9 @@ def evaluate_separation(
         references: true stem per class, each as long as ``mixture``. A class whose stem is all zeros
             is undefined (NaN, counted apart by :func:`summarise_separation`) and, if predicted, absent.
         estimates: predicted stem per class. Padded with zeros or truncated to the mixture's length, as
-            museval does. A present class without an estimate is scored as a silent estimate.
+            museval does. A present class without an estimate is scored as a silent estimate. Read one
+            class at a time and kept only for present classes, so a lazy mapping (e.g.
+            :class:`jointist.evaluation.StemFiles`) bounds memory when many absent classes are predicted.
         mixture: the input mix, for the absent-instrument energy.
         bss_eval: also run museval's BSS Eval v4 (slow: for 30 s of audio ~7 s with 4 sources, ~40 s with 8,
             on a 2-core CPU; the time grows with the cube of the number of sources).
@@ -490,17 +492,20 @@ def evaluate_separation(
     for c, r in refs.items():
         if len(r) != n:
             raise ValueError(f"reference {c} has {len(r)} samples, the mixture {n}")
-    ests = {c: _fit_length(_audio_1d(e, f"estimate {c}"), n) for c, e in estimates.items()}
     present = sorted(c for c, r in refs.items() if np.any(r != 0))
     silent = tuple(sorted(c for c in refs if c not in present))
     scores = SeparationPieceScores(
-        piece, silent_reference=silent, missing_estimate=tuple(c for c in present if c not in ests),
+        piece, silent_reference=silent, missing_estimate=tuple(c for c in present if c not in estimates),
         bss_evaluated=bss_eval, num_samples=n,
     )
-    for c in sorted(ests):
-        if c not in present:
-            scores.absent_energy_db[c] = energy_re_mixture_db(ests[c], mix)
-    est_present = {c: ests.get(c, np.zeros(n)) for c in present}
+    est_present: dict[int, np.ndarray] = {}
+    for c in sorted(estimates):  # one at a time: a lazy mapping (stems on disk) never holds them all
+        estimate = _fit_length(_audio_1d(estimates[c], f"estimate {c}"), n)
+        if c in present:
+            est_present[c] = estimate
+        else:
+            scores.absent_energy_db[c] = energy_re_mixture_db(estimate, mix)
+    est_present = {c: est_present.get(c, np.zeros(n)) for c in present}
     sdr = {c: whole_track_sdr_db(refs[c], est_present[c]) for c in present}
     sdri = {c: sdr[c] - whole_track_sdr_db(refs[c], mix) for c in present}
 

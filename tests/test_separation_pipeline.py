@@ -21,7 +21,7 @@ from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
 from jointist.data.slakh import load_index
 from jointist.evaluation import evaluate_tracks, reference_stems, write_report
 from jointist.instruments import UnknownInstrumentError, by_name
-from jointist.metrics import SeparationReport
+from jointist.metrics import SeparationReport, evaluate_separation, whole_track_sdr_db
 from jointist.midi import read_midi, write_midi
 from jointist.models.serialize import load_model, save_model, save_models
 from jointist.notes import NoteArray, NoteEvent
@@ -341,3 +341,41 @@ def test_jointist_transcribe_with_a_score_separates_its_instruments(tiny_model_f
         transcribe.run(compose_config("transcribe", *args, "instruments=[flute]"))
     with pytest.raises(FileNotFoundError, match="no such MIDI file"):
         transcribe.run(compose_config("transcribe", *args[:-3], f"score={tmp_path / 'none.mid'}"))
+
+
+class CountingStems(dict):
+    """A mapping of estimates that counts how often each one is read."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: dict[int, int] = {}
+
+    def __getitem__(self, key):
+        self.reads[key] = self.reads.get(key, 0) + 1
+        return super().__getitem__(key)
+
+
+def test_separation_scores_read_each_estimate_once_and_keep_only_present_ones(corpus):
+    """So a lazy mapping of stems on disk (StemFiles) holds one absent stem at a time."""
+    track = load_index(corpus, "test")[0]
+    mix = load_audio(track.mix_path)
+    refs = reference_stems(track, num_samples=len(mix))
+    estimates = {c: 0.5 * mix for c in range(39)}
+    counting = CountingStems(estimates)
+    lazy = evaluate_separation("x", refs, counting, mix, bss_eval=False)
+    eager = evaluate_separation("x", refs, estimates, mix, bss_eval=False)
+    assert counting.reads == {c: 1 for c in range(39)}
+    assert {c: (v.sdr, v.sdri) for c, v in lazy.sources.items()} == {c: (v.sdr, v.sdri) for c, v in eager.sources.items()}
+    assert lazy.absent_energy_db == eager.absent_energy_db
+    assert len(lazy.absent_energy_db) == 39 - len(refs)
+
+
+def test_evaluating_all_instruments_streams_their_stems_through_files(tiny_model_file, separator_file, corpus):
+    transcriber = Transcriber(tiny_model_file, separator=separator_file, progress=False)
+    scores = evaluate_tracks(transcriber, corpus, "test", instruments="all", separate=True, bss_eval=False, progress=False)
+    assert scores.separation.absent["count"] == 2 * 37  # every class but piano and bass, in both tracks
+    in_memory = transcriber.transcribe_audio(load_audio(load_index(corpus, "test")[0].mix_path),
+                                             instruments=["piano", "bass"], separate=True)
+    piano = scores.separation_pieces[0].sources[by_name("piano").index].sdr
+    ref = reference_stems(load_index(corpus, "test")[0], num_samples=len(in_memory.tracks[0].stem))
+    assert piano == pytest.approx(whole_track_sdr_db(ref[by_name("piano").index], in_memory.tracks[0].stem), abs=1e-3)
