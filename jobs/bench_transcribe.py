@@ -48,6 +48,15 @@ def six_instruments(classes: list[int]) -> list[int]:
     return chosen
 
 
+def bench_song(folder: Path) -> tuple[np.ndarray, list[int]]:
+    """The benchmark song: 3 minutes, 6 stems rendered with TimGM6mb (seed 11), and its 6 instruments."""
+    spec = CorpusSpec(num_tracks=1, duration_s=180.0, seed=11, splits={"bench": 1.0},
+                      soundfonts={"bench": ["TimGM6mb.sf2"]}, min_stems=6, max_stems=6)
+    render_corpus(folder / "song", spec, workers=1, progress=False)
+    track = load_index(folder / "song", "bench")[0]
+    return load_audio(track.mix_path), six_instruments([s.instrument for s in track.stems])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", default=None, help="model file (default: the shipped transcriber)")
@@ -63,12 +72,7 @@ def main() -> None:
     print(f"model: {transcriber.model_path} ({sum(p.numel() for p in transcriber.model.parameters()) / 1e6:.2f} M parameters)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        spec = CorpusSpec(num_tracks=1, duration_s=180.0, seed=11, splits={"bench": 1.0},
-                          soundfonts={"bench": ["TimGM6mb.sf2"]}, min_stems=6, max_stems=6)
-        render_corpus(Path(tmp) / "song", spec, workers=1, progress=False)
-        track = load_index(Path(tmp) / "song", "bench")[0]
-        instruments = six_instruments([s.instrument for s in track.stems])
-        audio = load_audio(track.mix_path)
+        audio, instruments = bench_song(Path(tmp))
         transcriber.transcribe_audio(audio[: 10 * 16_000], instruments=instruments)  # warm-up
         start = time.perf_counter()
         transcriber.transcribe_audio(audio, instruments=instruments)
