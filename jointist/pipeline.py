@@ -38,8 +38,8 @@ from jointist.audio.chunker import Chunker, CrossfadeStitcher, Window
 from jointist.audio.features import num_frames
 from jointist.audio.io import audio_sample_rate, check_audio, load_audio
 from jointist.constants import FRAMES_PER_SECOND, HOP_S, N_PITCHES, SAMPLE_RATE, SEGMENT_S
-from jointist.data.targets import notes_to_rolls
-from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
+from jointist.data.targets import class_rolls
+from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
 from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
 from jointist.models.serialize import CheckpointError, load_model, model_roles
 from jointist.notes import NoteArray
@@ -59,7 +59,6 @@ __all__ = [
     "Transcriber",
     "aggregate_windows",
     "run_stages",
-    "score_rolls",
     "transcribe",
 ]
 
@@ -237,19 +236,6 @@ class ScoreStage:
                 value[i, : part.shape[1]] = part.permute(1, 0, 2)
             out[name] = StageOutput(value.to(audio.device), "frames")
         return out
-
-
-def score_rolls(score: Mapping[int, NoteArray], classes: Sequence[int], frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Onset and frame rolls (K, frames, 88) of ``score``'s notes (class -> notes) for ``classes``;
-    a class without notes gets empty rolls (its stem should be silent)."""
-    onset = np.zeros((len(classes), frames, N_PITCHES), np.float32)
-    frame = np.zeros_like(onset)
-    for j, c in enumerate(classes):
-        notes = score.get(int(c))
-        if notes is not None and len(notes):
-            rolls = notes_to_rolls(notes, num_frames=frames, is_drum=int(c) == DRUMS.index)
-            onset[j], frame[j] = rolls.onset, rolls.frame
-    return onset, frame
 
 
 class _ArraySink:
@@ -565,7 +551,7 @@ class Transcriber:
     def separate_with_score(
         self,
         audio: np.ndarray,
-        score: Mapping[int | str, NoteArray],
+        score: Mapping[int, NoteArray] | Mapping[str, NoteArray],
         *,
         source: str | None = None,
         stems_dir: PathLike | None = None,
@@ -586,7 +572,7 @@ class Transcriber:
                 raise ValueError(f"the score names {INSTRUMENTS[index].name} twice")
             notes[index] = part
         classes = [i.index for i in chosen]
-        onset, frame = score_rolls(notes, classes, num_frames(len(audio)))
+        onset, frame = class_rolls(notes, classes, num_frames=num_frames(len(audio)))
         stages: list[Stage] = [ScoreStage(onset, frame),
                                SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass)]
         out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir, stems_sample_rate=stems_sample_rate)

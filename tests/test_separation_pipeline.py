@@ -19,13 +19,14 @@ from jointist.audio.io import load_audio
 from jointist.cli import transcribe
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
 from jointist.data.slakh import load_index
+from jointist.data.targets import class_rolls
 from jointist.evaluation import evaluate_tracks, reference_stems, write_report
 from jointist.instruments import UnknownInstrumentError, by_name
 from jointist.metrics import SeparationReport, evaluate_separation, whole_track_sdr_db
 from jointist.midi import read_midi, write_midi
 from jointist.models.serialize import load_model, save_model, save_models
 from jointist.notes import NoteArray, NoteEvent
-from jointist.pipeline import Transcriber, score_rolls
+from jointist.pipeline import Transcriber
 from tests.conftest import compose_config, perturb, run_command, sine_notes, tiny_model, write_track
 
 PIANO_BASS = ["piano", "bass"]
@@ -271,7 +272,8 @@ def test_score_informed_separation_gives_each_window_its_slice_of_the_score(tiny
     assert result.tracks[0].notes is score["piano"]  # the score's own notes
     windows = transcriber.chunker.windows(len(audio))
     assert len(spy.seen) == len(windows) == 4 and [w.start_frame for w in windows[:2]] == [0, 75]
-    onset, frame = score_rolls({0: score["piano"], 33: score["bass"]}, [0, 33], num_frames(len(audio)))
+    classes = [by_name("piano").index, by_name("bass").index]
+    onset, frame = class_rolls(dict(zip(classes, score.values())), classes, num_frames=num_frames(len(audio)))
     for window, seen in zip(windows, spy.seen):
         part = frame[:, window.start_frame: window.start_frame + seen.shape[1]]
         np.testing.assert_array_equal(seen[:, : part.shape[1]], part)
@@ -318,7 +320,7 @@ def test_evaluation_can_condition_the_separator_on_the_true_score(tiny_model_fil
     first = load_index(corpus, "test")[0]
     ref = first.notes_by_class()
     audio = load_audio(first.mix_path, allow_silence=False)
-    _, frame = score_rolls(ref, sorted(ref), num_frames(len(audio)))
+    _, frame = class_rolls(ref, sorted(ref), num_frames=num_frames(len(audio)))
     seen = spy.seen[0]  # one 10 s window over the 3 s track: the true rolls, then nothing
     np.testing.assert_array_equal(seen[:, : frame.shape[1]], frame)
     assert frame.any() and not seen[:, frame.shape[1]:].any()

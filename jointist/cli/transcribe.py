@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig
 
 from jointist.cli import CONFIG_PATH
+
+if TYPE_CHECKING:
+    from jointist.pipeline import Transcriber
+    from jointist.results import Transcription
 
 log = logging.getLogger("jointist.transcribe")
 
@@ -38,7 +42,7 @@ def run(cfg: DictConfig) -> dict[str, Path]:
     return written
 
 
-def separate_by_score(transcriber: Any, cfg: DictConfig, instruments: str | list) -> Any:
+def separate_by_score(transcriber: Transcriber, cfg: DictConfig, instruments: str | list) -> Transcription:
     """Score-informed separation: the MIDI file ``cfg.score`` (notes aligned with the recording)
     conditions the separator in place of a transcription; its instruments, or those of them named."""
     from jointist.audio.io import audio_sample_rate, load_audio

@@ -17,14 +17,16 @@ their offset roll stays empty. Pitches outside A0..C8 (21..108) are dropped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from jointist.constants import FRAMES_PER_SECOND, MAX_MIDI, MIN_MIDI, N_PITCHES
+from jointist.instruments import DRUMS
 from jointist.notes import NoteArray
 
-__all__ = ["Rolls", "notes_to_rolls", "time_to_frame"]
+__all__ = ["Rolls", "class_rolls", "notes_to_rolls", "time_to_frame"]
 
 
 def time_to_frame(time_s: float | np.ndarray, *, fps: int = FRAMES_PER_SECOND) -> np.ndarray:
@@ -88,3 +90,18 @@ def notes_to_rolls(
     np.add.at(diff, (last[sounding], key[sounding]), -1)
     frame[:] = (np.cumsum(diff[:-1], axis=0) > 0).astype(np.float32)
     return Rolls(onset, frame, offset, velocity)
+
+
+def class_rolls(
+    notes: Mapping[int, NoteArray], classes: Sequence[int], *, num_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Onset and frame rolls ``(K, num_frames, 88)`` of ``notes`` (class -> notes, times relative to
+    the window) for each of ``classes``, drums by the drum rule; a class without notes gets empty rolls."""
+    onset = np.zeros((len(classes), num_frames, N_PITCHES), np.float32)
+    frame = np.zeros_like(onset)
+    for j, c in enumerate(classes):
+        part = notes.get(int(c))
+        if part is not None and len(part):
+            rolls = notes_to_rolls(part, num_frames=num_frames, is_drum=int(c) == DRUMS.index)
+            onset[j], frame[j] = rolls.onset, rolls.frame
+    return onset, frame

@@ -19,8 +19,8 @@ from torch import nn
 from jointist.audio.features import num_frames
 from jointist.constants import FRAMES_PER_SECOND
 from jointist.data.slakh import Example, ExampleBatch
-from jointist.data.targets import notes_to_rolls
-from jointist.instruments import DRUMS, NUM_CLASSES
+from jointist.data.targets import class_rolls, notes_to_rolls
+from jointist.instruments import NUM_CLASSES
 from jointist.metrics import PieceScores, evaluate_piece, match_counts, merge_pitched, summarise
 from jointist.models.base import ConditionedTranscriberModel, ModelCard
 from jointist.postprocess import DecodeConfig, decode_notes, decode_tracks
@@ -60,17 +60,8 @@ def sample_instruments(
 
 def rolls_for(examples: list[Example], instruments: np.ndarray, *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Onset and frame targets (B, K, frames, 88) for the chosen classes of each clip."""
-    b, k = instruments.shape
-    onset = np.zeros((b, k, frames, 88), np.float32)
-    frame = np.zeros((b, k, frames, 88), np.float32)
-    for i, ex in enumerate(examples):
-        for j, c in enumerate(instruments[i]):
-            notes = ex.notes.get(int(c))
-            if notes is None or not len(notes):
-                continue
-            rolls = notes_to_rolls(notes, num_frames=frames, is_drum=int(c) == DRUMS.index)
-            onset[i, j], frame[i, j] = rolls.onset, rolls.frame
-    return torch.from_numpy(onset), torch.from_numpy(frame)
+    both = [class_rolls(ex.notes, instruments[i], num_frames=frames) for i, ex in enumerate(examples)]
+    return torch.from_numpy(np.stack([o for o, _ in both])), torch.from_numpy(np.stack([f for _, f in both]))
 
 
 def agnostic_rolls(examples: list[Example], *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
