@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Pack what a borrowed GPU machine needs to render the synthetic corpus and train (see jobs/gpu/README.md):
 # wheels of the packages it lacks (Python 3.12), libfluidsynth with its libraries, and the training
-# SoundFonts, losslessly compressed. Two folders, each under the 64 MiB a call may carry:
-#   .gpu/  wheels, libraries, sf_GMbank, FluidR3_GM part 1      (first call)
-#   .gpu2/ FluidR3_GM part 2                                      (second call, while the machine is warm)
+# SoundFonts, losslessly compressed. Three folders, each under the 64 MiB a call may carry together
+# with the working tree (15 MiB, most of it the shipped weights):
+#   .gpu/  wheels, libraries, sf_GMbank, the SoundFont manifests   (first call, 20 MiB)
+#   .gpu2/ FluidR3_GM part 1                                       (second call, while the machine is warm)
+#   .gpu3/ FluidR3_GM part 2                                       (third call)
 # Never carries TimGM6mb (our test timbre) or a MuseScore SoundFont (reserved for the final evaluation).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .git/info
-for d in /.gpu/ /.gpu2/; do grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude; done
-rm -rf .gpu .gpu2 && mkdir -p .gpu/whl .gpu/sf .gpu2
+for d in /.gpu/ /.gpu2/ /.gpu3/; do grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude; done
+rm -rf .gpu .gpu2 .gpu3 && mkdir -p .gpu/whl .gpu/sf .gpu2 .gpu3
 plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
       --platform manylinux2014_x86_64 --platform any)
 # the versions this machine runs; the GPU machine already has torch, Lightning, numpy, scipy, numba,
@@ -30,5 +32,5 @@ ldd "$lib" | awk '$3 ~ /^\// {print $1, $3}' \
 tar -C "$tmp" -cJf .gpu/fluidsynth-libs.tar.xz fslib && rm -rf "$tmp"
 python3 jobs/gpu/sfpack.py pack /usr/share/sounds/sf2/sf_GMbank.sf2 .gpu/sf
 python3 jobs/gpu/sfpack.py pack /usr/share/sounds/sf2/FluidR3_GM.sf2 .gpu/sf --parts 2
-mv .gpu/sf/FluidR3_GM.sf2.flac.1 .gpu2/
-du -sh .gpu .gpu2
+mv .gpu/sf/FluidR3_GM.sf2.flac.0 .gpu2/ && mv .gpu/sf/FluidR3_GM.sf2.flac.1 .gpu3/
+du -sh .gpu .gpu2 .gpu3

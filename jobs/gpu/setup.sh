@@ -27,7 +27,7 @@ export PYTHONPATH="$home/site"
 # The machine keeps files outside the repository between calls, but not the carried folders of an
 # earlier call: SoundFont parts are kept in $home/parts until all of them have come.
 mkdir -p "$home/parts"
-for d in .gpu/sf .gpu2; do [ -d "$d" ] && find "$d" -maxdepth 1 -type f \( -name '*.json' -o -name '*.flac.*' \) -exec cp {} "$home/parts/" \;; done
+for d in .gpu/sf .gpu2 .gpu3; do [ -d "$d" ] && find "$d" -maxdepth 1 -type f \( -name '*.json' -o -name '*.flac.*' \) -exec cp {} "$home/parts/" \;; done
 for manifest in "$home"/parts/*.json; do
   name=$(basename "$manifest" .json)
   [ -f "$home/sf/$name" ] && continue
