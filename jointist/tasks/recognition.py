@@ -124,6 +124,13 @@ class RecognitionTask(JointistTask):
         if not self._probs:
             return
         probs, labels = np.concatenate(self._probs), np.concatenate(self._labels)
+        bad = int((~np.isfinite(probs)).any(axis=1).sum())
+        if bad:
+            raise FloatingPointError(
+                f"the recognizer produced non-finite probabilities for {bad} of {len(probs)} validation windows "
+                f"(precision {self.trainer.precision if self._trainer is not None else 'unknown'}): with 16-mixed, "
+                "fp16 overflows; train with precision=bf16-mixed or 32-true, or a lower learning rate"
+            )
         if self.tune:
             self.thresholds.copy_(torch.as_tensor(tune_thresholds(labels, probs), dtype=torch.float32))
         report = recognition_scores(labels, probs, self.thresholds.cpu().numpy())

@@ -94,3 +94,14 @@ def test_training_through_the_task_recognizes_the_instrument_of_the_clip(tmp_pat
     assert card.trained_steps == 30 and card.aggregate == "max"
     recognizer = Recognizer(save_model(task.recognizer, tmp_path / "rec.pt", card=card))
     assert list(recognizer.recognize(clip.mix)) == [0]
+
+
+def test_non_finite_validation_probabilities_stop_with_a_clear_error():
+    """fp16 autocast can overflow to NaN: validation says so instead of failing inside sklearn."""
+    task = RecognitionTask({"recognizer": tiny_model("InstrumentRecognizer")}, optimizer=torch.optim.Adam)
+    task.on_validation_epoch_start()
+    probs = np.full((4, 39), 0.5, dtype=np.float32)
+    probs[2, 5] = np.nan
+    task._probs, task._labels = [probs], [np.eye(4, 39)]
+    with pytest.raises(FloatingPointError, match="1 of 4 validation windows.*bf16-mixed"):
+        task.on_validation_epoch_end()
