@@ -9,36 +9,31 @@ thresholds that maximise validation F1 are chosen (``tune_thresholds``) and stor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from jointist.data.slakh import ExampleBatch
+from jointist.data.slakh import ExampleBatch, TrackInfo
 from jointist.instruments import NUM_CLASSES
-from jointist.metrics import Counts, recognition_scores
 from jointist.models.base import ModelCard
 from jointist.tasks.base import JointistTask
 from jointist.tasks.losses import RecognitionLoss
+from jointist.tasks.validation import RecognitionValidation, tune_thresholds
 
-__all__ = ["RecognitionTask", "tune_thresholds"]
+__all__ = ["RecognitionTask", "positive_weights", "tune_thresholds"]
 
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
-
-
-def tune_thresholds(labels: np.ndarray, probs: np.ndarray, *, default: float = 0.5) -> np.ndarray:
-    """Per class, the grid threshold with the best F1 (``default`` for classes without positives)."""
-    labels = np.asarray(labels) > 0.5
-    out = np.full(labels.shape[1], default)
-    for c in range(labels.shape[1]):
-        if not labels[:, c].any():
-            continue
-        scores = [Counts(int(np.sum(labels[:, c] & (probs[:, c] >= t))), int(labels[:, c].sum()),
-                         int(np.sum(probs[:, c] >= t))).f1 for t in THRESHOLD_GRID]
-        out[c] = THRESHOLD_GRID[int(np.argmax(scores))]
-    return out
+def positive_weights(tracks: Sequence[TrackInfo], max_pos_weight: float) -> torch.Tensor:
+    """(39,) weights of each class's positives: ``clip(sqrt(negatives / positives), 1, max_pos_weight)``
+    over the tracks (a track is a positive of the classes it has stems of)."""
+    positives = np.zeros(NUM_CLASSES)
+    for track in tracks:
+        positives[track.instruments] += 1
+    negatives = len(tracks) - positives
+    weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1)), 1.0, max_pos_weight)
+    return torch.as_tensor(weight, dtype=torch.float32)
 
 
 class RecognitionTask(JointistTask):
@@ -82,8 +77,7 @@ class RecognitionTask(JointistTask):
         self.aggregate = aggregate
         self.loss = RecognitionLoss(NUM_CLASSES)
         self.register_buffer("thresholds", torch.full((NUM_CLASSES,), 0.5))
-        self._probs: list[np.ndarray] = []
-        self._labels: list[np.ndarray] = []
+        self.validation = RecognitionValidation()
         self.save_hyperparameters(ignore=["models", "optimizer", "scheduler"])
 
     @property
@@ -94,12 +88,7 @@ class RecognitionTask(JointistTask):
         super().setup(stage)
         tracks = self.train_tracks()
         if tracks and self.imbalance == "pos_weight":
-            positives = np.zeros(NUM_CLASSES)
-            for track in tracks:
-                positives[track.instruments] += 1
-            negatives = len(tracks) - positives
-            weight = np.clip(np.sqrt(negatives / np.maximum(positives, 1)), 1.0, self.max_pos_weight)
-            self.loss.pos_weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            self.loss.pos_weight.copy_(positive_weights(tracks, self.max_pos_weight))
 
     def model_card(self, role: str) -> ModelCard:
         card = super().model_card(role)
@@ -111,30 +100,14 @@ class RecognitionTask(JointistTask):
         return loss
 
     def on_validation_epoch_start(self) -> None:
-        self._probs, self._labels = [], []
+        self.validation.reset()
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
         logits = self.recognizer(batch.mix)
-        loss = self.loss(logits, batch.present)
-        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
-        self._probs.append(torch.sigmoid(logits).float().cpu().numpy())
-        self._labels.append(batch.present.cpu().numpy())
+        self.log("val/loss", self.loss(logits, batch.present), prog_bar=True, batch_size=len(batch))
+        self.validation.update(logits, batch.present)
 
     def on_validation_epoch_end(self) -> None:
-        if not self._probs:
-            return
-        probs, labels = np.concatenate(self._probs), np.concatenate(self._labels)
-        bad = int((~np.isfinite(probs)).any(axis=1).sum())
-        if bad:
-            raise FloatingPointError(
-                f"the recognizer produced non-finite probabilities for {bad} of {len(probs)} validation windows "
-                f"(precision {self.trainer.precision if self._trainer is not None else 'unknown'}): with 16-mixed, "
-                "fp16 overflows; train with precision=bf16-mixed or 32-true, or a lower learning rate"
-            )
-        if self.tune:
-            self.thresholds.copy_(torch.as_tensor(tune_thresholds(labels, probs), dtype=torch.float32))
-        report = recognition_scores(labels, probs, self.thresholds.cpu().numpy())
-        self.log("val/map_macro", report.map_macro, prog_bar=True)
-        self.log("val/map_weighted", report.map_weighted)
-        self.log("val/f1_macro", report.f1_macro)
-        self.log("val/f1_weighted", report.f1_weighted)
+        precision = str(self.trainer.precision) if self._trainer is not None else "unknown"
+        for name, value in self.validation.finish(self.thresholds, tune=self.tune, precision=precision).items():
+            self.log(name, value, prog_bar=name == "val/map_macro")

@@ -29,32 +29,24 @@ import torch
 from torch import nn
 
 from jointist.audio.features import num_frames
-from jointist.data.slakh import Example, ExampleBatch
+from jointist.data.slakh import ExampleBatch
 from jointist.instruments import NUM_CLASSES
-from jointist.metrics import energy_re_mixture_db, whole_track_sdr_db
 from jointist.models.base import ModelCard, SeparatorModel
 from jointist.models.serialize import load_model
 from jointist.tasks.base import JointistTask
 from jointist.tasks.losses import SeparationLoss
-from jointist.tasks.transcription import rolls_for, sample_instruments
+from jointist.tasks.targets import class_weights, draw_instruments, rolls_for, stems_for
+from jointist.tasks.validation import SeparationValidation
 
-__all__ = ["CONDITIONS", "SeparationTask", "stems_for"]
+__all__ = ["CONDITIONS", "SeparationTask", "validation_instruments"]
 
 CONDITIONS = ("roll", "transcriber", "none")
 
-def stems_for(examples: list[Example], instruments: np.ndarray, *, samples: int) -> torch.Tensor:
-    """Target stems (B, K, samples) of the chosen classes; silence for classes absent from a clip."""
-    b, k = instruments.shape
-    out = np.zeros((b, k, samples), np.float32)
-    for i, ex in enumerate(examples):
-        if not ex.stems:
-            raise ValueError("separation needs the stems: set data.load_stems=true")
-        for j, c in enumerate(instruments[i]):
-            stem = ex.stems.get(int(c))
-            if stem is not None:
-                out[i, j, : len(stem)] = stem[:samples]
-    return torch.from_numpy(out)
 
+def validation_instruments(batch: ExampleBatch, batch_idx: int, *, seed: int, k: int, class_weights: np.ndarray) -> np.ndarray:
+    """A fixed draw per validation batch: every present class of each clip (up to ``k``), then absent ones."""
+    rng = np.random.default_rng([seed, 10_000 + batch_idx])
+    return draw_instruments(rng, batch.examples, k=k, max_present=k, class_weights=class_weights)
 
 class SeparationTask(JointistTask):
     """LightningModule around a :class:`~jointist.models.base.SeparatorModel`.
@@ -120,9 +112,7 @@ class SeparationTask(JointistTask):
         self.seed = seed
         self.loss = SeparationLoss(stft_weight=stft_weight)
         self.class_weights = np.ones(NUM_CLASSES)
-        self._val_sdr: list[float] = []
-        self._val_absent_db: list[float] = []
-        self._val_image: tuple[np.ndarray, np.ndarray] | None = None
+        self.validation = SeparationValidation()
         self.save_hyperparameters(ignore=["models", "optimizer", "scheduler"])
 
     @property
@@ -131,11 +121,9 @@ class SeparationTask(JointistTask):
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
-        counts = np.zeros(NUM_CLASSES)
-        for track in self.train_tracks():
-            counts[track.instruments] += 1
-        if counts.sum() > 0:
-            self.class_weights = np.maximum(counts, 1.0) ** (1.0 / self.temperature)
+        tracks = self.train_tracks()
+        if tracks:
+            self.class_weights = class_weights(tracks, self.temperature)
 
     def model_card(self, role: str) -> ModelCard:
         if role == "transcriber" and self.loaded_card is not None and self.frozen("transcriber") \
@@ -167,11 +155,8 @@ class SeparationTask(JointistTask):
 
     def draw_instruments(self, batch: ExampleBatch, batch_idx: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, self.global_step, batch_idx])
-        return np.stack([
-            sample_instruments(rng, ex.present, k=self.instruments_per_clip, max_present=self.present_per_clip,
-                               class_weights=self.class_weights)
-            for ex in batch.examples
-        ])
+        return draw_instruments(rng, batch.examples, k=self.instruments_per_clip, max_present=self.present_per_clip,
+                                class_weights=self.class_weights)
 
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
         instruments = self.draw_instruments(batch, batch_idx)
@@ -185,51 +170,17 @@ class SeparationTask(JointistTask):
 
     # -- validation -------------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
-        self._val_sdr, self._val_absent_db, self._val_image = [], [], None
+        self.validation.reset()
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
-        # a fixed draw per batch: every present class of each clip plus absent ones, as in training
-        rng_state = np.random.default_rng([self.seed, 10_000 + batch_idx])
-        instruments = np.stack([
-            sample_instruments(rng_state, ex.present, k=self.instruments_per_clip, max_present=self.instruments_per_clip,
-                               class_weights=self.class_weights)
-            for ex in batch.examples
-        ])
+        instruments = validation_instruments(batch, batch_idx, seed=self.seed, k=self.instruments_per_clip,
+                                             class_weights=self.class_weights)
         estimate = self.separate(batch, instruments)
         target = stems_for(batch.examples, instruments, samples=batch.mix.shape[-1]).to(self.device)
-        loss, _ = self.loss(estimate, target)
-        self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
-        est = estimate.float().cpu().numpy()
-        ref = target.cpu().numpy()
-        mix = batch.mix.float().cpu().numpy()
-        for i, ex in enumerate(batch.examples):
-            for j, c in enumerate(instruments[i]):
-                energy = float(np.sum(ref[i, j] ** 2))
-                if ex.present[int(c)] > 0 and energy > 0:
-                    self._val_sdr.append(whole_track_sdr_db(ref[i, j], est[i, j]))
-                    if self._val_image is None:
-                        self._val_image = (est[i, j], ref[i, j])
-                elif energy == 0:
-                    self._val_absent_db.append(energy_re_mixture_db(est[i, j], mix[i]))
+        self.log("val/loss", self.loss(estimate, target)[0], prog_bar=True, batch_size=len(batch))
+        self.validation.update(estimate, target, instruments, batch)
 
     def on_validation_epoch_end(self) -> None:
-        if self._val_sdr:
-            self.log("val/sdr", float(np.mean(self._val_sdr)), prog_bar=True)
-        if self._val_absent_db:
-            self.log("val/absent_energy_db", float(np.mean(self._val_absent_db)))
-        self._log_spectrogram_image()
-
-    def _log_spectrogram_image(self) -> None:
-        if self._val_image is None or self.logger is None:
-            return
-        experiment = getattr(self.logger, "experiment", None)
-        if experiment is None or not hasattr(experiment, "add_image"):
-            return
-        window = torch.hann_window(1024)
-        rows = []
-        for wave in self._val_image:  # estimate, then target
-            spec = torch.stft(torch.from_numpy(wave), 1024, 160, window=window, return_complex=True).abs()
-            db = 20 * torch.log10(spec + 1e-5)
-            rows.append(((db.clamp(min=-80.0) + 80.0) / 80.0).flip(0).numpy())
-        image = np.concatenate(rows, axis=0)[None]  # top: estimate, bottom: target
-        experiment.add_image("val/spectrogram_estimate_top_target_bottom", image, self.global_step)
+        for name, value in self.validation.finish().items():
+            self.log(name, value, prog_bar=name == "val/sdr")
+        self.validation.log_image(self.logger, self.global_step)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from jointist.cli import CONF_DIR
 from jointist.cli.train import train
@@ -28,12 +29,20 @@ def test_fast_dev_run_of_each_task(shared_mini_corpus, tmp_path, overrides, metr
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_config_runs_one_step(shared_mini_corpus, tmp_path, experiment):
-    """Each experiment with its model class at the size of that class's conf/model/*_tiny.yaml."""
-    model = compose_config("train", f"experiment={experiment}").model._target_
-    tiny = tiny_config_name(model.rsplit(".", 1)[-1])
-    assert tiny, f"no conf/model/*_tiny.yaml builds {model}, the model of experiment={experiment}"
-    cfg = compose_train(shared_mini_corpus, tmp_path / "run", f"experiment={experiment}", f"model={tiny}",
+def test_every_experiment_config_runs_one_step(shared_mini_corpus, tiny_model_file, tmp_path, experiment):
+    """Each experiment with every model at the size of its class's conf/model/*_tiny.yaml (a joint
+    experiment's roles each so), a pretrained role that the experiment asks for given a tiny model file."""
+    composed = compose_config("train", f"experiment={experiment}")
+    specs = dict(composed.models) if composed.get("models") else {None: composed.model}
+    overrides = []
+    for role, spec in specs.items():
+        tiny = tiny_config_name(spec._target_.rsplit(".", 1)[-1])
+        assert tiny, f"no conf/model/*_tiny.yaml builds {spec._target_}, a model of experiment={experiment}"
+        overrides.append(f"model@models.{role}={tiny}" if role else f"model={tiny}")
+    pretrained = composed.task.get("pretrained") or {}
+    overrides += [f"task.pretrained.{role}={tiny_model_file}" for role in pretrained
+                  if OmegaConf.is_missing(pretrained, role)]
+    cfg = compose_train(shared_mini_corpus, tmp_path / "run", f"experiment={experiment}", *overrides,
                         "data.segment_s=1.0", "data.num_workers=0", "+trainer.fast_dev_run=true", "~trainer.max_time")
     assert np.isfinite(train(cfg)["metrics"]["train/loss"])
 

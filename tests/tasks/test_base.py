@@ -16,7 +16,7 @@ from jointist.data.slakh import ExampleBatch
 from jointist.models.serialize import CheckpointError, load_models, save_model, save_models
 from jointist.tasks.base import JointistTask
 from jointist.tasks.losses import RecognitionLoss, TranscriptionLoss
-from jointist.tasks.transcription import rolls_for
+from jointist.tasks.targets import rolls_for
 from tests.conftest import confident_recognizer, fit_on_one_clip, one_clip, perturb, tiny_config, tiny_model
 
 CLIP = [(0.1, 0.5, 60), (0.5, 0.9, 64)]

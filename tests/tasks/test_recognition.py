@@ -102,6 +102,6 @@ def test_non_finite_validation_probabilities_stop_with_a_clear_error():
     task.on_validation_epoch_start()
     probs = np.full((4, 39), 0.5, dtype=np.float32)
     probs[2, 5] = np.nan
-    task._probs, task._labels = [probs], [np.eye(4, 39)]
+    task.validation.update(torch.logit(torch.from_numpy(probs)), torch.from_numpy(np.eye(4, 39)))
     with pytest.raises(FloatingPointError, match="1 of 4 validation windows.*bf16-mixed"):
         task.on_validation_epoch_end()

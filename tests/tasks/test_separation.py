@@ -16,8 +16,8 @@ from jointist.metrics import whole_track_sdr_db
 from jointist.models.base import SeparatorModel
 from jointist.models.serialize import load_model, model_roles
 from jointist.tasks.losses import MultiResolutionSTFTLoss, SeparationLoss
-from jointist.tasks.separation import SeparationTask, stems_for
-from jointist.tasks.transcription import rolls_for
+from jointist.tasks.separation import SeparationTask
+from jointist.tasks.targets import rolls_for, stems_for
 from tests.conftest import compose_train, fit_on_one_clip, note_array, sine_notes, tiny_model
 
 PIANO, BASS = 0, 10  # class indices

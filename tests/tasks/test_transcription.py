@@ -15,7 +15,8 @@ from jointist.metrics import match_counts
 from jointist.models.serialize import save_model
 from jointist.notes import NoteArray
 from jointist.pipeline import Transcriber
-from jointist.tasks.transcription import TranscriptionTask, agnostic_rolls, sample_instruments
+from jointist.tasks.targets import agnostic_rolls, sample_instruments
+from jointist.tasks.transcription import TranscriptionTask
 from tests.conftest import CLIP_NOTES, LossHistory, fit_on_one_clip, note_array, one_clip, tiny_model
 
 

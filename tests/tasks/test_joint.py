@@ -1,0 +1,167 @@
+"""The joint task: the roles' losses summed with weights and warm-ups, the separator conditioned on
+the transcriber's posteriorgram (soft, binarised, true roll) with or without gradients back to it,
+instruments from the truth or the recognizer, every role validated, and data-parallel training."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from jointist.audio.features import num_frames
+from jointist.data.slakh import collate_examples
+from jointist.tasks.joint import JointTask
+from jointist.tasks.targets import rolls_for
+from tests.conftest import confident_recognizer, fit_on_one_clip, perturb, tiny_model
+from tests.tasks.test_base import Watch, same_state
+from tests.tasks.test_separation import BASS, PIANO, piano_and_bass
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def joint(roles: tuple[str, ...] = ("transcriber", "separator"), *, lr: float = 1e-2, fusion: str | None = None,
+          **options: Any) -> JointTask:
+    """A joint task over tiny models (perturbed, so FiLM and the fusion are not the identity), both
+    classes of :func:`piano_and_bass` every step; the separator's fusion fits the posteriorgram
+    unless ``fusion`` says otherwise."""
+    fusion = fusion or ("none" if options.get("posteriorgram") == "none" else "harmonic")
+    builders = {"recognizer": lambda: tiny_model("InstrumentRecognizer"),
+                "transcriber": lambda: perturb(tiny_model("PitchwiseTranscriber")),
+                "separator": lambda: perturb(tiny_model("FiLMUNetSeparator", fusion=fusion))}
+    options = {"instruments_per_clip": 2, "present_per_clip": 2, **options}
+    return JointTask({role: builders[role]() for role in roles}, optimizer=partial(torch.optim.Adam, lr=lr), **options)
+
+
+def grads(model: torch.nn.Module) -> float:
+    return float(sum(p.grad.abs().sum() for p in model.parameters() if p.grad is not None))
+
+
+@pytest.mark.parametrize("posteriorgram", ["soft", "ste"])
+@pytest.mark.parametrize("through", [True, False])
+def test_the_separation_loss_reaches_the_transcriber_only_when_configured(posteriorgram, through):
+    """With the transcription loss weighted 0, the transcriber's gradients come from the separation
+    loss alone, through the posteriorgram: some when configured, none when stopped."""
+    task = joint(posteriorgram=posteriorgram, separation_to_transcriber=through, loss_weights={"transcriber": 0.0})
+    task.training_step(collate_examples([piano_and_bass()]), 0).backward()
+    assert grads(task.model_of("separator")) > 0
+    assert (grads(task.model_of("transcriber")) > 0) == through
+
+
+def test_the_posteriorgram_is_soft_binarised_or_the_true_roll():
+    clip = piano_and_bass()
+    batch, instruments = collate_examples([clip]), np.array([[PIANO, BASS]])
+    frames = num_frames(batch.mix.shape[-1])
+    logits = torch.randn(1, 2, frames, 88, requires_grad=True)
+    soft = joint(posteriorgram="soft").condition(batch, instruments, logits)
+    assert torch.allclose(soft, torch.sigmoid(logits))
+    ste = joint(posteriorgram="ste", threshold=0.5).condition(batch, instruments, logits)
+    assert torch.equal(ste, (torch.sigmoid(logits) >= 0.5).float())  # hard forward...
+    ste.sum().backward()
+    assert torch.allclose(logits.grad, torch.sigmoid(logits) * (1 - torch.sigmoid(logits)))  # ...sigmoid's gradient back
+    roll = joint(("separator",), posteriorgram="roll").condition(batch, instruments, None)
+    assert torch.equal(roll, rolls_for([clip], instruments, frames=frames)[1])
+    assert joint(("separator",), posteriorgram="none").condition(batch, instruments, None) is None
+
+
+def test_a_pretrained_transcriber_stays_frozen_until_its_step_while_the_separator_trains():
+    """pTS's schedule: the transcriber (weights and batch-norm statistics) does not move in steps 0-2,
+    then trains; the separator trains from the first step."""
+    watch = Watch()
+    task = joint(freeze={"transcriber": {"until_step": 3}}, param_groups={"transcriber": {"lr": 1e-3}})
+    before = {role: {k: v.clone() for k, v in task.model_of(role).state_dict().items()} for role in task.models}
+    fit_on_one_clip(task, piano_and_bass(), max_steps=5, callbacks=[watch])
+    states = [before] + [{role: step[role]["state"] for role in task.models} for step in watch.steps]
+    moved = {role: [not same_state(a[role], b[role]) for a, b in zip(states, states[1:])] for role in task.models}
+    assert moved["transcriber"] == [False, False, False, True, True]
+    assert moved["separator"] == [True] * 5
+    assert [s["transcriber"]["training"] for s in watch.steps] == [False, False, False, True, True]
+
+
+def test_loss_weights_warm_up_linearly_and_frozen_roles_add_nothing():
+    seen = []
+
+    class Weights(pl.Callback):
+        def on_train_batch_start(self, trainer: pl.Trainer, task: pl.LightningModule, *args: Any) -> None:
+            seen.append(task.loss_weight("separator"))
+
+    task = joint(loss_weights={"separator": 2.0}, loss_warmup={"separator": 4})
+    fit_on_one_clip(task, piano_and_bass(), max_steps=6, callbacks=[Weights()])
+    assert seen == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+    frozen = joint(freeze={"transcriber": {"until_step": -1}}, loss_weights={"separator": 0.0})
+    with pytest.raises(RuntimeError, match="every role of this step is frozen"):
+        # the separator's weight is 0 but it still trains (its loss enters with weight 0); here both are out
+        joint(("transcriber",), freeze={"transcriber": {"until_step": -1}}).training_step(collate_examples([piano_and_bass()]), 0)
+    assert frozen.training_step(collate_examples([piano_and_bass()]), 0).requires_grad
+
+
+def test_instruments_come_from_the_truth_or_from_the_recognizer():
+    batch = collate_examples([piano_and_bass()])
+    task = JointTask({"recognizer": confident_recognizer((3, 7)), "transcriber": tiny_model("PitchwiseTranscriber")},
+                     optimizer=torch.optim.Adam, instruments="recognizer", instruments_per_clip=2)
+    logits = task.model_of("recognizer")(batch.mix)
+    assert sorted(task.choose_instruments(batch, 0, logits)[0]) == [3, 7]  # its choice, though piano and bass play
+    truth = joint(instruments="truth")
+    assert sorted(truth.choose_instruments(batch, 0, None)[0]) == [PIANO, BASS]
+    with pytest.raises(ValueError, match="instruments=recognizer needs a recognizer"):
+        joint(instruments="recognizer")
+
+
+def test_every_role_is_validated_and_trained_end_to_end():
+    """IR_T_S on one clip: the total loss falls and validation reports mAP, note F1 and SDR."""
+    losses = []
+
+    class Loss(pl.Callback):
+        def on_train_batch_end(self, trainer: pl.Trainer, task: pl.LightningModule, outputs: Any, *args: Any) -> None:
+            losses.append(float(outputs["loss"]))
+
+    torch.manual_seed(0)
+    task = joint(("recognizer", "transcriber", "separator"))
+    trainer = fit_on_one_clip(task, piano_and_bass(), max_steps=20, val_every=10, callbacks=[Loss()])
+    assert losses[-1] < 0.5 * losses[0], losses
+    assert {"val/map_macro", "val/note_f1", "val/note_f1_flat", "val/sdr", "val/loss"} <= set(trainer.callback_metrics)
+    assert trainer.callback_metrics["val/map_macro"] == 1.0  # both classes of the clip ranked first
+
+
+@pytest.mark.parametrize(("roles", "options", "message"), [
+    (("separator",), {"posteriorgram": "soft"}, "add a transcriber"),
+    (("transcriber", "separator"), {"posteriorgram": "none", "fusion": "harmonic"}, "fusion='harmonic'"),
+    (("separator",), {"posteriorgram": "roll", "fusion": "none"}, "fusion='none'"),
+    (("transcriber",), {"loss_weights": {"separator": 1.0}}, "has only transcriber"),
+    (("transcriber",), {"posteriorgram": "hard"}, "posteriorgram must be one of"),
+])
+def test_a_configuration_that_cannot_work_is_refused_clearly(roles, options, message):
+    with pytest.raises(ValueError, match=message):
+        joint(roles, **options)
+
+
+def test_two_processes_see_different_clips_and_agree_on_gradients_and_weights(shared_mini_corpus, tmp_path):
+    """``trainer=ddp`` on two CPU processes (gloo): different clips per rank, the same all-reduced
+    gradients after the first backward pass, the same weights after the first step."""
+    probe = tmp_path / "probe"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    command = [
+        sys.executable, "-m", "jointist.cli.train", "experiment=TS", "model@models.transcriber=transcriber_tiny",
+        "model@models.separator=separator_tiny", f"data.root={shared_mini_corpus}", "data.segment_s=1.0",
+        "data.batch_size=2", "data.num_workers=0", "data.train_examples_per_epoch=8", "trainer=ddp",
+        "trainer.accelerator=cpu", "trainer.devices=2", "trainer.sync_batchnorm=false", "trainer.precision=32-true",
+        "trainer.max_steps=2", "~trainer.max_time", "trainer.limit_val_batches=0", "export_model=null",
+        f"paths.output_dir={tmp_path / 'run'}", "+callbacks.probe._target_=tests.ddp_probe.Probe", f"+callbacks.probe.out={probe}",
+    ]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((probe / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world_size"] == 2 for r in ranks)
+    assert ranks[0]["clips"] != ranks[1]["clips"]
+    for key in ("grads", "params"):
+        assert ranks[0][key].keys() == ranks[1][key].keys() and ranks[0][key]
+        for name in ranks[0][key]:
+            assert np.allclose(ranks[0][key][name], ranks[1][key][name], atol=1e-6), (key, name)
