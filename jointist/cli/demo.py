@@ -20,7 +20,8 @@ def run(cfg: DictConfig) -> dict:
     from jointist.export import write_outputs
     from jointist.instruments import INSTRUMENTS
     from jointist.metrics import evaluate_piece, summarise
-    from jointist.pipeline import Transcriber
+    from jointist.audio.io import load_audio
+    from jointist.pipeline import Recognizer, Transcriber
 
     out = Path(cfg.out)
     spec = CorpusSpec(num_tracks=1, duration_s=float(cfg.duration_s), seed=cfg.seed, splits={"demo": 1.0},
@@ -31,6 +32,14 @@ def run(cfg: DictConfig) -> dict:
     log.info("demo song %s: %.0f s, instruments: %s", track.track_id, track.duration_s,
              ", ".join(INSTRUMENTS[c].name for c in sorted(ref)))
 
+    # what instruments=auto would choose, next to the truth (the shipped recognizer, or the model file's)
+    recognizer = Recognizer(cfg.get("recognizer") or _recognizer_of(cfg.ckpt), device=cfg.device)
+    recognized = recognizer.recognize(load_audio(track.mix_path))
+    hits = len(set(recognized) & set(ref))
+    names = ", ".join(f"{INSTRUMENTS[c].name} {p:.2f}" for c, p in recognized.items()) or "nothing"
+    print(f"recognized instruments: {names}")
+    print(f"recognition against the song's {len(ref)} instruments: {hits} right, {len(recognized) - hits} extra, "
+          f"{len(ref) - hits} missed (precision {hits / max(len(recognized), 1):.2f}, recall {hits / max(len(ref), 1):.2f})")
     transcriber = Transcriber(cfg.ckpt, device=cfg.device, progress=cfg.progress, separator=cfg.get("separator"))
     if cfg.instruments == "gt":
         instruments: str | list = sorted(ref)
@@ -55,7 +64,16 @@ def run(cfg: DictConfig) -> dict:
         print(separation.to_markdown())
     log.info("mixture: %s", track.mix_path)
     log.info("wrote %s", ", ".join(str(p) for p in written.values()))
-    return {"report": report, "written": written, "separation": separation}
+    return {"report": report, "written": written, "separation": separation, "recognized": recognized}
+
+
+def _recognizer_of(ckpt: str | None) -> str | None:
+    """The model file's recognizer when it has one, else None (the shipped recognizer)."""
+    if ckpt is None:
+        return None
+    from jointist.models.serialize import model_roles
+
+    return ckpt if "recognizer" in model_roles(ckpt) else None
 
 
 @hydra.main(config_path=CONFIG_PATH, config_name="demo", version_base="1.3")
