@@ -15,12 +15,12 @@ log = logging.getLogger("jointist.demo")
 
 
 def run(cfg: DictConfig) -> dict:
+    from jointist.audio.io import load_audio
     from jointist.data.slakh import load_index
     from jointist.data.synthetic import CorpusSpec, render_corpus
     from jointist.export import write_outputs
     from jointist.instruments import INSTRUMENTS
     from jointist.metrics import evaluate_piece, summarise
-    from jointist.audio.io import load_audio
     from jointist.pipeline import Recognizer, Transcriber
 
     out = Path(cfg.out)
@@ -53,7 +53,6 @@ def run(cfg: DictConfig) -> dict:
     print(report.to_markdown())
     separation = None
     if separate:  # whole-track SDR per instrument (museval's BSS Eval is left to jointist-evaluate: slow)
-        from jointist.audio.io import load_audio
         from jointist.evaluation import reference_stems
         from jointist.metrics import evaluate_separation, summarise_separation
 
