@@ -17,7 +17,8 @@ for row in "${rows[@]}"; do
   run="$out/$row"
   if [ ! -f "$run/model.pt" ]; then
     extra=()
-    case $row in pTS|pTS_ste) extra=(task.pretrained.transcriber="$out/T/model.pt") ;; esac
+    # pTS: T's transcriber, frozen for the first fifth of the budget, then trained jointly
+    case $row in pTS|pTS_ste) extra=(task.pretrained.transcriber="$out/T/model.pt" task.freeze.transcriber.until_step=$((steps / 5))) ;; esac
     resume=(); [ -f "$run/checkpoints/last.ckpt" ] && resume=(ckpt_path="$run/checkpoints/last.ckpt")
     echo "== training $row ($steps steps)"
     # one validation, at the end (an epoch is the whole budget): the exported model is the last step's

@@ -64,12 +64,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "transcriber.pt"
-"""File name of the shipped transcriber inside the package's ``weights`` folder."""
-DEFAULT_RECOGNIZER = "recognizer.pt"
-"""File name of the shipped instrument recognizer inside the package's ``weights`` folder."""
-DEFAULT_SEPARATOR = "separator.pt"
-"""File name of the shipped separator inside the package's ``weights`` folder."""
+SHIPPED_SYSTEM = "jointist.pt"
+"""The shipped system inside the package's ``weights`` folder: one model file with a recognizer, a
+transcriber and a separator (each with its own card)."""
+DEFAULT_MODEL = SHIPPED_SYSTEM
+"""The file the shipped transcriber is read from."""
+DEFAULT_RECOGNIZER = SHIPPED_SYSTEM
+"""The file the shipped instrument recognizer is read from."""
+DEFAULT_SEPARATOR = SHIPPED_SYSTEM
+"""The file the shipped separator is read from."""
 
 PathLike = str | os.PathLike[str]
 

@@ -15,7 +15,6 @@ from jointist.models.separator import FiLMUNetSeparator
 from jointist.models.serialize import load_model, model_roles
 from jointist.notes import NoteArray
 from jointist.pipeline import (
-    DEFAULT_MODEL,
     DEFAULT_RECOGNIZER,
     DEFAULT_SEPARATOR,
     Recognizer,
@@ -34,9 +33,9 @@ def plain_args(name: str) -> dict:
 
 def test_shipped_transcriber_is_packaged_small_with_a_clean_card():
     path = default_model_path()
-    assert path.is_file() and path.stat().st_size < 30 * 2**20
-    assert list(model_roles(path)) == ["transcriber"]
-    model, card = load_model(path)
+    assert path.is_file() and path.stat().st_size < 30 * 2**20  # everything shipped, in one file
+    assert sorted(model_roles(path)) == ["recognizer", "separator", "transcriber"]
+    model, card = load_model(path, role="transcriber")
     assert isinstance(model, PitchwiseTranscriber)
     assert card.init_args == {"n_classes": 39, **plain_args("transcriber")}  # the default layout, conf/model/transcriber.yaml
     assert {"onset_threshold", "frame_threshold"} <= set(card.decode) and card.trained_steps > 0
@@ -74,9 +73,7 @@ def test_shipped_transcriber_transcribes_a_piano_melody_in_an_unheard_soundfont(
 
 
 def test_shipped_recognizer_is_packaged_with_its_tuned_thresholds():
-    path = default_model_path(DEFAULT_RECOGNIZER)
-    assert path.is_file() and path.stat().st_size < 30 * 2**20
-    model, card = load_model(path)
+    model, card = load_model(default_model_path(DEFAULT_RECOGNIZER), role="recognizer")
     assert isinstance(model, InstrumentRecognizer)
     assert card.init_args == {"n_classes": 39, **plain_args("recognizer")}
     assert len(card.thresholds) == 39 and 0 < min(card.thresholds) and max(card.thresholds) < 1
@@ -89,14 +86,10 @@ def test_shipped_recognizer_is_packaged_with_its_tuned_thresholds():
 
 
 def test_shipped_separator_is_packaged_small_with_a_clean_card():
-    path = default_model_path(DEFAULT_SEPARATOR)
-    assert path.is_file() and path.stat().st_size < 30 * 2**20
-    model, card = load_model(path)
+    model, card = load_model(default_model_path(DEFAULT_SEPARATOR), role="separator")
     assert isinstance(model, FiLMUNetSeparator)
     assert card.init_args == {"n_classes": 39, **plain_args("separator")}  # the default layout, conf/model/separator.yaml
     assert card.trained_steps > 0 and card.training_data and not MACHINE_PATH.search(repr(card))
-    total = sum(default_model_path(name).stat().st_size for name in (DEFAULT_MODEL, DEFAULT_RECOGNIZER, DEFAULT_SEPARATOR))
-    assert total < 30 * 2**20  # everything shipped together
 
 
 def test_shipped_separator_pulls_a_piano_out_of_a_bass_in_an_unheard_soundfont():

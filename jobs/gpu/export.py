@@ -3,7 +3,7 @@
 ``jointist-train`` exports ``model.pt`` when a run ends; a run cut off by the machine's time limit
 leaves only checkpoints. This writes the same file from one of them, with the steps behind it.
 
-    python jobs/gpu/export.py runs/separator/step3750-sdr2.79.ckpt jointist/weights/separator.pt \
+    python jobs/gpu/export.py runs/separator/step3750-sdr2.79.ckpt separator.pt \
         --training-data "gpu-synth seed=1, 1620 x 30 s (SlakhDataModule)"
 """
 

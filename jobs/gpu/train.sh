@@ -35,7 +35,7 @@ declare -A args=(
   [separator]="experiment=separator_synth data.batch_size=16 data.train_examples_per_epoch=16000"
   [recognizer]="$recognizer task.optimizer.lr=5e-4"
   # the shipped recognizer (its validation loss rose after 1500 steps on 1620 tracks) fine-tuned on new songs
-  [recognizer_ft]="$recognizer task.optimizer.lr=2e-4 task.pretrained={recognizer:$repo/jointist/weights/recognizer.pt}"
+  [recognizer_ft]="$recognizer task.optimizer.lr=2e-4 task.pretrained={recognizer:$repo/jointist/weights/jointist.pt}"
 )
 for run in "${!steps[@]}"; do
   [ -n "${args[$run]:-}" ] || { echo "unknown run $run (known: ${!args[*]})" >&2; exit 2; }

@@ -14,6 +14,7 @@ of either exports one multi-role model file. Everything about the schedule is da
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -65,6 +66,7 @@ class JointistTask(pl.LightningModule):
         for role in (*self.param_groups, *self.freeze_until, *(pretrained or {})):
             if role not in self.models:
                 raise ValueError(f"schedule names the role {role!r}, but this task has only {', '.join(self.models)}")
+        self.pretrained_cards: dict[str, ModelCard] = {}
         for role, path in (pretrained or {}).items():
             self.load_pretrained(role, str(path))
 
@@ -84,6 +86,7 @@ class JointistTask(pl.LightningModule):
                 f"{type(target).__name__}({target.init_args})"
             )
         target.load_state_dict(source.state_dict())
+        self.pretrained_cards[role] = card
 
     def frozen(self, role: str) -> bool:
         until = self.freeze_until.get(role)
@@ -96,8 +99,13 @@ class JointistTask(pl.LightningModule):
             model.train(self.training and not frozen)  # frozen: batch norm statistics and dropout fixed too
 
     def setup(self, stage: str) -> None:
-        # before a strategy wraps the model (DDP registers which parameters need gradients then)
-        self._apply_freeze()
+        # Before a strategy wraps the model, DDP registers the parameters that need gradients: only
+        # the roles frozen for the whole run leave it. A role frozen until a step stays registered, so
+        # its gradients are all-reduced once it trains (trainer=ddp finds the unused ones meanwhile).
+        for role, model in self.models.items():
+            if self.freeze_until.get(role, 0) < 0:
+                model.requires_grad_(False)
+                model.train(False)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._apply_freeze()
@@ -108,7 +116,19 @@ class JointistTask(pl.LightningModule):
         optimizer = self.optimizer_factory(groups)
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "step"}}
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self._scheduler(optimizer), "interval": "step"}}
+
+    def _scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
+        """The scheduler; a single ``max_lr`` (OneCycleLR) is scaled per parameter group by the group's
+        own learning rate, so a role given a lower rate in ``param_groups`` keeps it at the peak."""
+        factory = self.scheduler_factory
+        assert factory is not None
+        max_lr = factory.keywords.get("max_lr") if isinstance(factory, functools.partial) else None
+        if isinstance(factory, functools.partial) and isinstance(max_lr, (int, float)):
+            default = float(optimizer.defaults["lr"])
+            peaks = [float(max_lr) * float(g["lr"]) / default for g in optimizer.param_groups]
+            factory = functools.partial(factory.func, *factory.args, **{**factory.keywords, "max_lr": peaks})
+        return factory(optimizer)
 
     # -- what is stored with the models ---------------------------------------------------------
     def model_card(self, role: str) -> ModelCard:

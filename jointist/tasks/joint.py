@@ -10,7 +10,8 @@ their losses, each the module the single-role task uses::
                roll, or none (gradients reach the transcriber only when configured)
             -> separator(mixture, instrument, posteriorgram) .... SeparationLoss    x w_separator(step)
 
-Loss weights warm up linearly from 0 over ``loss_warmup[role]`` steps. Everything about the schedule
+Loss weights warm up linearly from 0 over ``loss_warmup[role]`` steps, counted from the step the role
+starts training (after its freeze). Everything about the schedule
 (per-role learning rates, freezing until a step, pretrained weights per role) comes from
 :class:`~jointist.tasks.base.JointistTask`, as data. Validation reports each role as its own task
 does (:mod:`jointist.tasks.validation`): recognition mAP/F1, the note F1 family, SDR; the separator
@@ -53,13 +54,14 @@ class JointTask(JointistTask):
         models: role -> model, a non-empty subset of ``recognizer``, ``transcriber``, ``separator``.
         optimizer, scheduler, param_groups, freeze, pretrained: see :class:`~jointist.tasks.base.JointistTask`.
         loss_weights: role -> weight of its loss (1 for roles not named).
-        loss_warmup: role -> steps over which its weight rises linearly from 0 (none: full from the start).
+        loss_warmup: role -> steps over which its weight rises linearly from 0, from the step the
+            role starts training (none: full from the start).
         posteriorgram: what conditions the separator: ``soft`` (the transcriber's frame posteriors),
-            ``ste`` (the same thresholded at ``threshold``, gradients straight through), ``roll``
-            (the true frame roll: the ceiling) or ``none`` (a ``fusion=none`` separator).
+            ``ste`` (the same, thresholded with straight-through gradients by the separator itself,
+            which needs ``binarize: true`` so that inference binarises exactly as training did),
+            ``roll`` (the true frame roll: the ceiling) or ``none`` (a ``fusion=none`` separator).
         separation_to_transcriber: let the separation loss's gradients reach the transcriber
             through the posteriorgram (stopped when false).
-        threshold: the binarisation threshold of ``ste``.
         instruments: the classes trained per clip: ``truth`` (up to ``present_per_clip`` present,
             the rest absent, as the single-role tasks draw them) or ``recognizer`` (the recognizer's
             ``instruments_per_clip`` most probable classes, as ``instruments=auto`` would choose;
@@ -87,7 +89,6 @@ class JointTask(JointistTask):
         loss_warmup: Mapping[str, int] | None = None,
         posteriorgram: str = "soft",
         separation_to_transcriber: bool = True,
-        threshold: float = 0.5,
         instruments: str = "truth",
         instruments_per_clip: int = 4,
         present_per_clip: int = 3,
@@ -127,6 +128,11 @@ class JointTask(JointistTask):
             if fusion is not None and (fusion == "none") != (posteriorgram == "none"):
                 raise ValueError(f"posteriorgram={posteriorgram!r} does not fit a separator with fusion={fusion!r}: "
                                  "use posteriorgram=none exactly for fusion=none")
+            binarize = bool(getattr(separator, "binarize", False))
+            if binarize != (posteriorgram == "ste"):
+                raise ValueError(f"posteriorgram={posteriorgram!r} needs a separator with binarize={not binarize} "
+                                 "(models.separator.binarize): the separator binarises its condition itself, in "
+                                 "training and at inference alike")
             if posteriorgram in ("soft", "ste") and "transcriber" not in self.models:
                 raise ValueError(f"posteriorgram={posteriorgram} conditions the separator on a transcriber's "
                                  "posteriors: add a transcriber (or use posteriorgram=roll or none)")
@@ -141,7 +147,6 @@ class JointTask(JointistTask):
         self.loss_warmup = {role: int(steps) for role, steps in (loss_warmup or {}).items()}
         self.posteriorgram_kind = posteriorgram
         self.separation_to_transcriber = separation_to_transcriber
-        self.threshold = threshold
         self.instrument_source = instruments
         self.instruments_per_clip = instruments_per_clip
         self.present_per_clip = present_per_clip
@@ -180,17 +185,23 @@ class JointTask(JointistTask):
         card = super().model_card(role)
         if role == "recognizer":
             return card.replace(thresholds=[float(t) for t in self.thresholds.cpu()], aggregate=self.aggregate)
-        if role == "transcriber":
-            return card.replace(decode=dict(self.decode.__dict__))
+        if role == "transcriber":  # a pretrained transcriber keeps the thresholds tuned for it
+            loaded = self.pretrained_cards.get("transcriber")
+            return card.replace(decode=dict(loaded.decode) if loaded is not None and loaded.decode
+                                else dict(self.decode.__dict__))
         if role == "separator":
             return card.replace(notes=f"trained jointly with posteriorgram={self.posteriorgram_kind}")
         return card
 
     def loss_weight(self, role: str) -> float:
-        """The weight of a role's loss at the current step (after its warm-up)."""
+        """The weight of a role's loss at the current step: 0 at the step the role starts training
+        (0, or the step it is unfrozen at), full ``loss_warmup[role]`` steps later."""
         weight = self.loss_weights[role]
         warmup = self.loss_warmup.get(role, 0)
-        return weight * min(1.0, (self.global_step + 1) / warmup) if warmup > 0 else weight
+        if warmup <= 0:
+            return weight
+        start = max(self.freeze_until.get(role, 0), 0)
+        return weight * min(1.0, max(0.0, (self.global_step - start) / warmup))
 
     # -- the forward pass ---------------------------------------------------------------------------
     def choose_instruments(self, batch: ExampleBatch, batch_idx: int, logits: torch.Tensor | None) -> np.ndarray:
@@ -210,11 +221,11 @@ class JointTask(JointistTask):
             return rolls_for(batch.examples, instruments, frames=num_frames(batch.mix.shape[-1]))[1].to(self.device)
         if frame_logits is None:
             raise RuntimeError("the transcriber's frame logits are needed for this posteriorgram")
-        soft = torch.sigmoid(frame_logits.float())
-        post = soft
-        if self.posteriorgram_kind == "ste":  # hard values forward, the sigmoid's gradient backward
-            post = soft + ((soft >= self.threshold).to(soft.dtype) - soft).detach()
-        return post if self.separation_to_transcriber else post.detach()
+        # soft for ste too: the separator binarises it (straight-through), as it will at inference
+        post = torch.sigmoid(frame_logits.float())
+        if not self.separation_to_transcriber or self.frozen("transcriber"):
+            post = post.detach()
+        return post
 
     def _frame_logits(self, batch: ExampleBatch, instruments: np.ndarray) -> torch.Tensor | None:
         """The transcriber's frame logits for a posteriorgram when the transcription loss is not computed."""

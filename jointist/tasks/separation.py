@@ -2,7 +2,7 @@
 and on a frame posteriorgram.
 
 Per clip the task separates ``instruments_per_clip`` classes drawn as the transcription task draws
-them (:func:`~jointist.tasks.transcription.sample_instruments`): up to ``present_per_clip`` of the
+them (:func:`~jointist.tasks.targets.sample_instruments`): up to ``present_per_clip`` of the
 classes playing in the window, the rest absent classes whose target is silence, so the separator
 learns to output nothing for an instrument that does not play.
 

@@ -19,6 +19,7 @@ import torch
 
 from jointist.audio.features import num_frames
 from jointist.data.slakh import collate_examples
+from jointist.models.serialize import save_model
 from jointist.tasks.joint import JointTask
 from jointist.tasks.targets import rolls_for
 from tests.conftest import confident_recognizer, fit_on_one_clip, perturb, tiny_model
@@ -29,14 +30,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def joint(roles: tuple[str, ...] = ("transcriber", "separator"), *, lr: float = 1e-2, fusion: str | None = None,
-          **options: Any) -> JointTask:
+          separator_binarize: bool | None = None, **options: Any) -> JointTask:
     """A joint task over tiny models (perturbed, so FiLM and the fusion are not the identity), both
     classes of :func:`piano_and_bass` every step; the separator's fusion fits the posteriorgram
     unless ``fusion`` says otherwise."""
     fusion = fusion or ("none" if options.get("posteriorgram") == "none" else "harmonic")
+    binarize = options.get("posteriorgram") == "ste" if separator_binarize is None else separator_binarize
     builders = {"recognizer": lambda: tiny_model("InstrumentRecognizer"),
                 "transcriber": lambda: perturb(tiny_model("PitchwiseTranscriber")),
-                "separator": lambda: perturb(tiny_model("FiLMUNetSeparator", fusion=fusion))}
+                "separator": lambda: perturb(tiny_model("FiLMUNetSeparator", fusion=fusion, binarize=binarize))}
     options = {"instruments_per_clip": 2, "present_per_clip": 2, **options}
     return JointTask({role: builders[role]() for role in roles}, optimizer=partial(torch.optim.Adam, lr=lr), **options)
 
@@ -63,10 +65,16 @@ def test_the_posteriorgram_is_soft_binarised_or_the_true_roll():
     logits = torch.randn(1, 2, frames, 88, requires_grad=True)
     soft = joint(posteriorgram="soft").condition(batch, instruments, logits)
     assert torch.allclose(soft, torch.sigmoid(logits))
-    ste = joint(posteriorgram="ste", threshold=0.5).condition(batch, instruments, logits)
-    assert torch.equal(ste, (torch.sigmoid(logits) >= 0.5).float())  # hard forward...
-    ste.sum().backward()
-    assert torch.allclose(logits.grad, torch.sigmoid(logits) * (1 - torch.sigmoid(logits)))  # ...sigmoid's gradient back
+    # ste: the separator binarises (straight through) what the task hands it, in training as at inference
+    task = joint(posteriorgram="ste")
+    separator = task.model_of("separator")
+    post = task.condition(batch, instruments, logits)
+    hint = separator.hint(post.reshape(2, frames, 88))
+    assert torch.equal(hint, separator.hint((torch.sigmoid(logits) > 0.5).float().reshape(2, frames, 88)))
+    hint.sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0  # the gradient passes the threshold
+    with pytest.raises(ValueError, match="binarize=True"):
+        joint(posteriorgram="ste", fusion="harmonic", separator_binarize=False)
     roll = joint(("separator",), posteriorgram="roll").condition(batch, instruments, None)
     assert torch.equal(roll, rolls_for([clip], instruments, frames=frames)[1])
     assert joint(("separator",), posteriorgram="none").condition(batch, instruments, None) is None
@@ -86,21 +94,38 @@ def test_a_pretrained_transcriber_stays_frozen_until_its_step_while_the_separato
     assert [s["transcriber"]["training"] for s in watch.steps] == [False, False, False, True, True]
 
 
-def test_loss_weights_warm_up_linearly_and_frozen_roles_add_nothing():
-    seen = []
+def test_loss_weights_warm_up_linearly_from_when_a_role_starts_training():
+    seen: dict[str, list[float]] = {"separator": [], "transcriber": []}
 
     class Weights(pl.Callback):
         def on_train_batch_start(self, trainer: pl.Trainer, task: pl.LightningModule, *args: Any) -> None:
-            seen.append(task.loss_weight("separator"))
+            for role in seen:
+                seen[role].append(task.loss_weight(role))
 
-    task = joint(loss_weights={"separator": 2.0}, loss_warmup={"separator": 4})
+    task = joint(loss_weights={"separator": 2.0}, loss_warmup={"separator": 4, "transcriber": 2},
+                 freeze={"transcriber": {"until_step": 3}})
     fit_on_one_clip(task, piano_and_bass(), max_steps=6, callbacks=[Weights()])
-    assert seen == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+    assert seen["separator"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0, 2.0])
+    assert seen["transcriber"] == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.5, 1.0])  # from its unfreezing at step 3
+
+
+def test_a_frozen_role_adds_nothing_to_the_loss():
+    batch = collate_examples([piano_and_bass()])
     frozen = joint(freeze={"transcriber": {"until_step": -1}}, loss_weights={"separator": 0.0})
+    assert float(frozen.training_step(batch, 0)) == 0.0  # the transcriber's loss is left out, the separator's weighs 0
     with pytest.raises(RuntimeError, match="every role of this step is frozen"):
-        # the separator's weight is 0 but it still trains (its loss enters with weight 0); here both are out
-        joint(("transcriber",), freeze={"transcriber": {"until_step": -1}}).training_step(collate_examples([piano_and_bass()]), 0)
-    assert frozen.training_step(collate_examples([piano_and_bass()]), 0).requires_grad
+        joint(("transcriber",), freeze={"transcriber": {"until_step": -1}}).training_step(batch, 0)
+
+
+def test_a_lower_rate_for_a_role_holds_under_the_one_cycle_schedule():
+    """OneCycleLR's single max_lr (the config's) is scaled per role: pTS fine-tunes its transcriber
+    at a fifth of the separator's peak."""
+    task = JointTask({"transcriber": tiny_model("PitchwiseTranscriber"), "separator": tiny_model("FiLMUNetSeparator")},
+                     optimizer=partial(torch.optim.AdamW, lr=1e-3), param_groups={"transcriber": {"lr": 2e-4}},
+                     scheduler=partial(torch.optim.lr_scheduler.OneCycleLR, max_lr=1e-3, total_steps=10),
+                     posteriorgram="soft")
+    optimizer = task.configure_optimizers()["optimizer"]
+    assert [g["max_lr"] for g in optimizer.param_groups] == pytest.approx([2e-4, 1e-3])
 
 
 def test_instruments_come_from_the_truth_or_from_the_recognizer():
@@ -144,24 +169,34 @@ def test_a_configuration_that_cannot_work_is_refused_clearly(roles, options, mes
 
 
 def test_two_processes_see_different_clips_and_agree_on_gradients_and_weights(shared_mini_corpus, tmp_path):
-    """``trainer=ddp`` on two CPU processes (gloo): different clips per rank, the same all-reduced
-    gradients after the first backward pass, the same weights after the first step."""
+    """``trainer=ddp`` on two CPU processes (gloo) with pTS's schedule (a pretrained transcriber frozen
+    for 2 steps, then trained at its own rate): different clips per rank, the same all-reduced
+    gradients after the first backward pass, a transcriber that does not move while frozen and then
+    does, and the same weights on both ranks at the end."""
     probe = tmp_path / "probe"
+    pretrained = save_model(tiny_model("PitchwiseTranscriber"), tmp_path / "transcriber.pt")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     command = [
-        sys.executable, "-m", "jointist.cli.train", "experiment=TS", "model@models.transcriber=transcriber_tiny",
-        "model@models.separator=separator_tiny", f"data.root={shared_mini_corpus}", "data.segment_s=1.0",
+        sys.executable, "-m", "jointist.cli.train", "experiment=pTS", "model@models.transcriber=transcriber_tiny",
+        "model@models.separator=separator_tiny", f"task.pretrained.transcriber={pretrained}",
+        "task.freeze.transcriber.until_step=2", f"data.root={shared_mini_corpus}", "data.segment_s=1.0",
         "data.batch_size=2", "data.num_workers=0", "data.train_examples_per_epoch=8", "trainer=ddp",
         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.sync_batchnorm=false", "trainer.precision=32-true",
-        "trainer.max_steps=2", "~trainer.max_time", "trainer.limit_val_batches=0", "export_model=null",
-        f"paths.output_dir={tmp_path / 'run'}", "+callbacks.probe._target_=tests.ddp_probe.Probe", f"+callbacks.probe.out={probe}",
+        "trainer.max_steps=4", "~trainer.max_time", "trainer.limit_val_batches=0", "export_model=null",
+        f"paths.output_dir={tmp_path / 'run'}", "+callbacks.probe._target_=tests.ddp_probe.Probe",
+        f"+callbacks.probe.out={probe}", "+callbacks.probe.after=2",
     ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((probe / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert all(r["world_size"] == 2 for r in ranks)
     assert ranks[0]["clips"] != ranks[1]["clips"]
-    for key in ("grads", "params"):
-        assert ranks[0][key].keys() == ranks[1][key].keys() and ranks[0][key]
+    assert ranks[0]["grads"] and not any(n.startswith("models.transcriber.") for n in ranks[0]["grads"])  # frozen
+    for key in ("grads", "params_end"):
+        assert ranks[0][key].keys() == ranks[1][key].keys()
         for name in ranks[0][key]:
             assert np.allclose(ranks[0][key][name], ranks[1][key][name], atol=1e-6), (key, name)
+    for rank in ranks:
+        transcriber = [n for n in rank["params_start"] if n.startswith("models.transcriber.")]
+        assert transcriber and all(rank["params_start"][n] == rank["params_after"][n] for n in transcriber)
+        assert any(not np.allclose(rank["params_after"][n], rank["params_end"][n]) for n in transcriber)
