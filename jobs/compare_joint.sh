@@ -17,8 +17,10 @@ for row in "${rows[@]}"; do
   run="$out/$row"
   if [ ! -f "$run/model.pt" ]; then
     extra=()
+    # the CPU-sized transcriber (conf/model/transcriber_small.yaml) in every row that has one
+    case $row in T|TS|pTS|pTS_ste|IR_T_S) extra+=(model@models.transcriber=transcriber_small) ;; esac
     # pTS: T's transcriber, frozen for the first fifth of the budget, then trained jointly
-    case $row in pTS|pTS_ste) extra=(task.pretrained.transcriber="$out/T/model.pt" task.freeze.transcriber.until_step=$((steps / 5))) ;; esac
+    case $row in pTS|pTS_ste) extra+=(task.pretrained.transcriber="$out/T/model.pt" task.freeze.transcriber.until_step=$((steps / 5))) ;; esac
     resume=(); [ -f "$run/checkpoints/last.ckpt" ] && resume=(ckpt_path="$run/checkpoints/last.ckpt")
     echo "== training $row ($steps steps)"
     # one validation, at the end (an epoch is the whole budget): the exported model is the last step's
