@@ -30,10 +30,11 @@ def run(cfg: DictConfig) -> dict:
         from jointist.models.serialize import load_models, save_models
         from jointist.postprocess import DecodeConfig
 
+        objective = cfg.get("tune_objective", "balanced")
         decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
-                                     progress=cfg.progress)
+                                     objective=objective, progress=cfg.progress)
         for (on_t, fr_t, ratio), f1 in sorted(scores.items()):
-            log.info("onset %.2f frame %.2f shared-onset ratio %.1f: piece-wise note F1 %.4f", on_t, fr_t, ratio, f1)
+            log.info("onset %.2f frame %.2f shared-onset ratio %.1f: %s note F1 %.4f", on_t, fr_t, ratio, objective, f1)
         models = load_models(transcriber.model_path)
         model, card = models["transcriber"]
         models["transcriber"] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))

@@ -18,11 +18,11 @@ def test_decode_thresholds_are_tuned_on_a_split_and_stored_on_the_card(tiny_mode
     out = tmp_path / "eval"
     assert run_command(evaluate.main, f"data_root={root}", "split=validation", "tune_decode=true", f"ckpt={tiny_model_file}",
                        f"out={out}", "progress=false") == 0
-    assert "piece-wise note F1" in capsys.readouterr().out
+    assert "balanced note F1" in capsys.readouterr().out
     _, card = load_model(out / "model_tuned.pt")
     assert card.notes.endswith("decode tuned on validation")
     assert card.decode["onset_threshold"] in (0.1, 0.2, 0.3, 0.4, 0.5)
-    assert card.decode["shared_onset_ratio"] in (0.0, 0.5, 1.0)
+    assert card.decode["shared_onset_ratio"] in (0.0, 0.5, 0.8, 1.0)
     assert Transcriber(out / "model_tuned.pt").decode.onset_threshold == card.decode["onset_threshold"]  # used from then on
     report = json.loads((out / "report.json").read_text())
     assert report["pieces"] == 1 and report["instruments"] == "gt" and report["model_file"] == str(tiny_model_file)
@@ -61,3 +61,19 @@ def test_a_missing_split_is_one_clear_line(tiny_model_file, tmp_path, capsys):
     assert run_command(evaluate.main, f"data_root={tmp_path / 'nowhere'}", f"ckpt={tiny_model_file}",
                        f"out={tmp_path / 'eval'}", "progress=false") == 2
     assert "nowhere" in capsys.readouterr().out
+
+
+def test_the_balanced_objective_counts_a_note_written_into_two_tracks_against_the_transcription():
+    """A piano note also written into the bass track: piece-wise F1 does not see it (bass has no
+    reference there), the flat and multi-instrument F1 do, so balanced tuning prefers decodings
+    that give each note to one instrument."""
+    from jointist.evaluation import tune_score
+    from jointist.metrics import evaluate_piece, summarise
+    from tests.conftest import note_array
+
+    note = note_array([(0.5, 1.0, 60)])
+    report = summarise([evaluate_piece("song", {0: note}, {0: note, 33: note})])
+    assert tune_score(report, "piecewise") == pytest.approx(1.0)
+    assert tune_score(report, "balanced") == pytest.approx((2 / 3 + 1.0 + 2 / 3) / 3)
+    with pytest.raises(ValueError, match="balanced"):
+        tune_score(report, "flat")
