@@ -1,4 +1,5 @@
-"""A callback for the distributed test: each rank writes what it saw.
+"""Callbacks that tests hand to `jointist-train` through its config: what each DDP rank saw, and a
+stop that stands in for a killed run.
 
 Loaded by ``jointist-train`` in the DDP worker processes (``+callbacks.probe._target_=tests.ddp_probe.Probe``),
 so it lives in an importable module rather than in the test file.
@@ -46,3 +47,15 @@ class Probe(pl.Callback):
         self.record["world_size"] = trainer.world_size
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(self.record))
+
+
+class StopAt(pl.Callback):
+    """Stop training after ``step`` optimiser steps, as if the run had been killed right after the
+    checkpoint written at that step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: pl.Trainer, task: pl.LightningModule, *args: Any) -> None:
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True

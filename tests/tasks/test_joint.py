@@ -200,3 +200,39 @@ def test_two_processes_see_different_clips_and_agree_on_gradients_and_weights(sh
         transcriber = [n for n in rank["params_start"] if n.startswith("models.transcriber.")]
         assert transcriber and all(rank["params_start"][n] == rank["params_after"][n] for n in transcriber)
         assert any(not np.allclose(rank["params_after"][n], rank["params_end"][n]) for n in transcriber)
+
+
+def test_pretrained_weights_go_to_their_role_only(tmp_path):
+    source = perturb(tiny_model("PitchwiseTranscriber"), seed=5)
+    path = save_model(source, tmp_path / "transcriber.pt")
+    task = joint(pretrained={"transcriber": str(path)})
+    assert same_state(task.model_of("transcriber").state_dict(), source.state_dict())
+    assert not same_state(joint().model_of("transcriber").state_dict(), source.state_dict())  # not a coincidence
+    with pytest.raises(Exception, match="holds no separator"):
+        joint(pretrained={"separator": str(path)})
+
+
+def test_a_killed_joint_run_resumes_to_the_weights_of_an_uninterrupted_one(shared_mini_corpus, tmp_path):
+    """TS for 4 steps in one go, and stopped after the checkpoint of step 2 then resumed from
+    ``last``: the same weights and validation SDR at the end (one-cycle schedule, instrument draws
+    and data windows all resume where they were)."""
+    from jointist.cli.train import train
+    from jointist.models.serialize import read_model_file
+    from tests.conftest import compose_train
+
+    def run(out: Path, *extra: str) -> dict[str, Any]:
+        return train(compose_train(
+            shared_mini_corpus, out, "experiment=TS", "model@models.transcriber=transcriber_tiny",
+            "model@models.separator=separator_tiny", "data.segment_s=1.0", "data.num_workers=0",
+            "data.train_examples_per_epoch=4", "trainer.max_steps=4", "trainer.val_check_interval=2",
+            "trainer.precision=32-true", "~trainer.max_time", "trainer.limit_val_batches=1", *extra))
+
+    whole = run(tmp_path / "whole")
+    run(tmp_path / "killed", "+callbacks.stop._target_=tests.ddp_probe.StopAt", "+callbacks.stop.step=2")
+    assert read_model_file(tmp_path / "killed" / "checkpoints" / "last.ckpt")["global_step"] == 2
+    resumed = run(tmp_path / "killed", "ckpt_path=last")
+    final = [read_model_file(tmp_path / name / "checkpoints" / "last.ckpt") for name in ("whole", "killed")]
+    assert final[0]["global_step"] == final[1]["global_step"] == 4
+    for name, value in final[0]["state_dict"].items():
+        assert torch.allclose(value.float(), final[1]["state_dict"][name].float(), atol=1e-5), name
+    assert resumed["metrics"]["val/sdr"] == pytest.approx(whole["metrics"]["val/sdr"], abs=1e-4)
