@@ -227,13 +227,13 @@ class JointTask(JointistTask):
             post = post.detach()
         return post
 
-    def _frame_logits(self, batch: ExampleBatch, instruments: np.ndarray) -> torch.Tensor | None:
-        """The transcriber's frame logits for a posteriorgram when the transcription loss is not computed."""
-        if "transcriber" not in self.models or self.posteriorgram_kind not in ("soft", "ste"):
-            return None
-        transcriber: Any = self.model_of("transcriber")
-        with torch.set_grad_enabled(self.training and not self.frozen("transcriber")):
-            return transcriber.heads(transcriber.features(batch.mix), torch.from_numpy(instruments).to(self.device)).frame
+    def _separate(self, batch: ExampleBatch, instruments: np.ndarray,
+                  frame_logits: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The separator's stems (B, K, samples) for ``instruments`` and their targets."""
+        separator: Any = self.model_of("separator")
+        post = self.condition(batch, instruments, frame_logits)
+        estimate = separator.heads(separator.features(batch.mix), torch.from_numpy(instruments).to(self.device), post)
+        return estimate, stems_for(batch.examples, instruments, samples=batch.mix.shape[-1]).to(self.device)
 
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
         losses: dict[str, torch.Tensor] = {}
@@ -250,10 +250,7 @@ class JointTask(JointistTask):
             for name, value in parts.items():
                 self.log(f"train/{name}_loss", value, batch_size=len(batch))
         if "separator" in self.models:
-            separator: Any = self.model_of("separator")
-            post = self.condition(batch, instruments, frame_logits)
-            estimate = separator.heads(separator.features(batch.mix), torch.from_numpy(instruments).to(self.device), post)
-            target = stems_for(batch.examples, instruments, samples=batch.mix.shape[-1]).to(self.device)
+            estimate, target = self._separate(batch, instruments, frame_logits)
             losses["separator"], _ = self.separation_loss(estimate, target)
         total = torch.zeros((), device=self.device)
         for role, loss in losses.items():
@@ -278,20 +275,20 @@ class JointTask(JointistTask):
             logits = self.model_of("recognizer")(batch.mix)
             self.validations["recognizer"].update(logits, batch.present)
             losses.append(self.recognition_loss(logits, batch.present))
-        if "transcriber" in self.models:
-            transcriber: Any = self.model_of("transcriber")
-            loss = self.validations["transcriber"].update(transcriber, transcriber.features(batch.mix), batch,
-                                                          self.transcription_loss)
+        transcriber: Any = self.models["transcriber"] if "transcriber" in self.models else None
+        features = transcriber.features(batch.mix) if transcriber is not None else None  # once for both roles
+        if transcriber is not None:
+            loss = self.validations["transcriber"].update(transcriber, features, batch, self.transcription_loss)
             if loss is not None:
                 self.log("val/transcriber_loss", loss, batch_size=len(batch))
                 losses.append(loss)
         if "separator" in self.models:
             instruments = validation_instruments(batch, batch_idx, seed=self.seed, k=self.instruments_per_clip,
                                                  class_weights=self.class_weights)
-            separator: Any = self.model_of("separator")
-            post = self.condition(batch, instruments, self._frame_logits(batch, instruments))
-            estimate = separator.heads(separator.features(batch.mix), torch.from_numpy(instruments).to(self.device), post)
-            target = stems_for(batch.examples, instruments, samples=batch.mix.shape[-1]).to(self.device)
+            frame_logits = None
+            if transcriber is not None and self.posteriorgram_kind in ("soft", "ste"):
+                frame_logits = transcriber.heads(features, torch.from_numpy(instruments).to(self.device)).frame
+            estimate, target = self._separate(batch, instruments, frame_logits)
             loss, _ = self.separation_loss(estimate, target)
             self.log("val/separator_loss", loss, batch_size=len(batch))
             losses.append(loss)
