@@ -5,7 +5,8 @@
 set -euo pipefail
 home="${JOINTIST_GPU_HOME:-/root/jointist-gpu}"
 . "$home/env.sh"
-# soundfonts.test is never used (no test split) but must name a SoundFont the machine has
+# soundfonts.test and .test_style are never used (no test splits) but must name a SoundFont the machine has
 jointist-synth root="${JOINTIST_GPU_DATA:-$home/data/synth}" num_tracks="${1:-1800}" duration_s=30 seed="${2:-1}" \
-  'splits={train: 0.9, validation: 0.1, test: 0.0}' 'soundfonts.test=[sf_GMbank.sf2]' progress=false stats=false
+  'splits={train: 0.9, validation: 0.1, test: 0.0, test_style: 0.0}' 'soundfonts.test=[sf_GMbank.sf2]' \
+  'soundfonts.test_style=[sf_GMbank.sf2]' progress=false stats=false
 du -sh "$home/data"

@@ -23,6 +23,7 @@ def main(cfg: DictConfig) -> None:
         seed=cfg.seed,
         splits=dict(OmegaConf.to_container(cfg.splits)),  # type: ignore[arg-type]
         soundfonts={k: list(v) for k, v in cfg.soundfonts.items()},
+        styles={k: {str(n): float(w) for n, w in v.items()} for k, v in cfg.get("styles", {}).items()},
         sample_rate=cfg.sample_rate,
         min_stems=cfg.min_stems,
         max_stems=cfg.max_stems,
@@ -33,7 +34,8 @@ def main(cfg: DictConfig) -> None:
     made = sum(not r.skipped for r in results)
     log.info("%d tracks in %s (%d rendered now, %d already there)", len(results), cfg.root, made, len(results) - made)
     if cfg.stats:
-        print(format_stats(corpus_stats(cfg.root, splits=list(spec.splits))))
+        splits = list(spec.splits)
+        print(format_stats(corpus_stats(cfg.root, splits=splits), corpus_stats(cfg.root, splits=splits, by_style=True)))
 
 
 if __name__ == "__main__":

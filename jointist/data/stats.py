@@ -55,42 +55,58 @@ def _polyphony(track: TrackInfo) -> tuple[np.ndarray, int]:
     return counts[counts > 0], int(counts.max(initial=0))
 
 
-def corpus_stats(root: str | os.PathLike[str], *, splits: Sequence[str] = ("train", "validation", "test")) -> list[CorpusStats]:
-    """Statistics of each split folder found under ``root`` (missing splits are left out)."""
+def corpus_stats(
+    root: str | os.PathLike[str], *, splits: Sequence[str] = ("train", "validation", "test", "test_style"),
+    by_style: bool = False,
+) -> list[CorpusStats]:
+    """Statistics of each split folder found under ``root`` (missing splits are left out); with ``by_style``,
+    one row per split and style instead (named ``split/style``; tracks without a style are ``unknown``)."""
     out: list[CorpusStats] = []
     for split in splits:
         if not (os.path.isdir(os.path.join(root, split))):
             continue
         tracks = load_index(root, split)
-        stems_per_song = [len(t.stems) for t in tracks]
-        total_s = sum(t.duration_s for t in tracks)
-        notes = sum(len(s.notes) for t in tracks for s in t.stems)
-        sounding, max_poly = [], 0
-        stems_per_class: Counter[int] = Counter()
-        tracks_per_class: Counter[int] = Counter()
+        if not by_style:
+            out.append(_stats(split, tracks))
+            continue
+        groups: dict[str, list[TrackInfo]] = {}
         for track in tracks:
-            counts, peak = _polyphony(track)
-            sounding.append(counts)
-            max_poly = max(max_poly, peak)
-            stems_per_class.update(s.instrument for s in track.stems)
-            tracks_per_class.update(set(s.instrument for s in track.stems))
-        all_counts = np.concatenate(sounding) if sounding else np.zeros(0)
-        out.append(CorpusStats(
-            split=split,
-            tracks=len(tracks),
-            hours=total_s / 3600,
-            stems_per_song=(min(stems_per_song), float(np.mean(stems_per_song)), max(stems_per_song)),
-            notes_per_second=notes / max(total_s, 1e-9),
-            polyphony=float(all_counts.mean()) if all_counts.size else 0.0,
-            max_polyphony=max_poly,
-            stems_per_class=[stems_per_class[i] for i in range(NUM_CLASSES)],
-            tracks_per_class=[tracks_per_class[i] for i in range(NUM_CLASSES)],
-        ))
+            groups.setdefault(getattr(track, "style", None) or "unknown", []).append(track)
+        out += [_stats(f"{split}/{style}", group) for style, group in sorted(groups.items())]
     return out
 
 
-def format_stats(stats: Sequence[CorpusStats]) -> str:
-    """A markdown report: one summary table, then the class histogram with one column per split."""
+def _stats(split: str, tracks: Sequence[TrackInfo]) -> CorpusStats:
+    """The statistics of a group of tracks (a split, or a split's songs of one style)."""
+    stems_per_song = [len(t.stems) for t in tracks]
+    total_s = sum(t.duration_s for t in tracks)
+    notes = sum(len(s.notes) for t in tracks for s in t.stems)
+    sounding, max_poly = [], 0
+    stems_per_class: Counter[int] = Counter()
+    tracks_per_class: Counter[int] = Counter()
+    for track in tracks:
+        counts, peak = _polyphony(track)
+        sounding.append(counts)
+        max_poly = max(max_poly, peak)
+        stems_per_class.update(s.instrument for s in track.stems)
+        tracks_per_class.update(set(s.instrument for s in track.stems))
+    all_counts = np.concatenate(sounding) if sounding else np.zeros(0)
+    return CorpusStats(
+        split=split,
+        tracks=len(tracks),
+        hours=total_s / 3600,
+        stems_per_song=(min(stems_per_song), float(np.mean(stems_per_song)), max(stems_per_song)),
+        notes_per_second=notes / max(total_s, 1e-9),
+        polyphony=float(all_counts.mean()) if all_counts.size else 0.0,
+        max_polyphony=max_poly,
+        stems_per_class=[stems_per_class[i] for i in range(NUM_CLASSES)],
+        tracks_per_class=[tracks_per_class[i] for i in range(NUM_CLASSES)],
+    )
+
+
+def format_stats(stats: Sequence[CorpusStats], styles: Sequence[CorpusStats] = ()) -> str:
+    """A markdown report: one summary table (and one per split and style, when given), then the class
+    histogram with one column per split."""
     lines = [
         "| split | tracks | hours | stems/song (min/mean/max) | notes/s | polyphony (mean/max) | classes |",
         "|---|---:|---:|---|---:|---|---:|",
@@ -101,6 +117,15 @@ def format_stats(stats: Sequence[CorpusStats]) -> str:
             f"| {s.split} | {s.tracks} | {s.hours:.2f} | {lo}/{mean:.1f}/{hi} | {s.notes_per_second:.1f} | "
             f"{s.polyphony:.2f}/{s.max_polyphony} | {s.classes_present}/{NUM_CLASSES} |"
         )
+    if styles:
+        lines += ["", "| split/style | tracks | hours | stems/song (min/mean/max) | notes/s | polyphony (mean/max) | classes |",
+                  "|---|---:|---:|---|---:|---|---:|"]
+        for s in styles:
+            lo, mean, hi = s.stems_per_song
+            lines.append(
+                f"| {s.split} | {s.tracks} | {s.hours:.2f} | {lo}/{mean:.1f}/{hi} | {s.notes_per_second:.1f} | "
+                f"{s.polyphony:.2f}/{s.max_polyphony} | {s.classes_present}/{NUM_CLASSES} |"
+            )
     lines += ["", "| class | " + " | ".join(f"{s.split} stems (tracks)" for s in stats) + " |",
               "|---|" + "---:|" * len(stats)]
     for inst in INSTRUMENTS:

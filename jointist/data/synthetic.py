@@ -33,6 +33,7 @@ import yaml
 from jointist.audio.io import write_audio
 from jointist.constants import SAMPLE_RATE
 from jointist.data.composer import Song, Stem, compose_song
+from jointist.data.composer.styles import STYLES
 from jointist.data.render import FluidSynthRenderer, resolve_soundfont
 from jointist.instruments import NUM_CLASSES
 from jointist.midi import MIDI_RESOLUTION, gm_track_name, write_song_midi
@@ -46,8 +47,19 @@ DEFAULT_SOUNDFONTS: dict[str, list[str]] = {
     "train": ["FluidR3_GM.sf2", "sf_GMbank.sf2"],
     "validation": ["FluidR3_GM.sf2", "sf_GMbank.sf2"],
     "test": ["TimGM6mb.sf2"],
+    "test_style": ["TimGM6mb.sf2"],
 }
-"""Training and validation hear FluidR3 and csound's GM bank; the test split a SoundFont neither uses."""
+"""Training and validation hear FluidR3 and csound's GM bank; the test splits a SoundFont neither uses."""
+
+_SEEN_STYLES = {"pop": 0.4, "chorale": 0.12, "counterpoint": 0.1, "chamber": 0.14, "piano": 0.1, "orchestral": 0.14}
+DEFAULT_STYLES: dict[str, dict[str, float]] = {
+    "train": dict(_SEEN_STYLES),
+    "validation": dict(_SEEN_STYLES),
+    "test": dict(_SEEN_STYLES),
+    "test_style": {"jazz": 1.0},
+}
+"""The share of each style per split: jazz is held out of training and validation, so ``test_style``
+(rendered, like ``test``, with the unheard SoundFont) measures how a model meets a style it never saw."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,11 @@ class CorpusSpec:
     num_tracks: int
     duration_s: float
     seed: int = 0
-    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
+    splits: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1, "test_style": 0.05}
+    )
     soundfonts: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_SOUNDFONTS.items()})
+    styles: dict[str, dict[str, float]] = field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_STYLES.items()})
     sample_rate: int = SAMPLE_RATE
     min_stems: int = 4
     max_stems: int = 12
@@ -77,6 +92,12 @@ class CorpusSpec:
         missing = [name for name, frac in self.splits.items() if frac > 0 and not self.soundfonts.get(name)]
         if missing:
             raise ValueError(f"no SoundFonts listed for split(s) {missing}; set soundfonts.<split>=[...]")
+        for split, weights in self.styles.items():
+            unknown = sorted(set(weights) - set(STYLES))
+            if unknown or any(w < 0 for w in weights.values()) or (weights and sum(weights.values()) <= 0):
+                raise ValueError(
+                    f"styles.{split} must map styles ({', '.join(STYLES)}) to non-negative weights, got {weights}"
+                )
         if not 0 < self.mix_peak < 1:
             raise ValueError(f"mix_peak must be in (0, 1), got {self.mix_peak}")
 
@@ -146,19 +167,30 @@ def _renderer(sample_rate: int) -> FluidSynthRenderer:
     return _RENDERER
 
 
+def draw_style(spec: CorpusSpec, job: TrackJob) -> str:
+    """The style a track is written in: drawn with the split's weights (pop where the split lists none),
+    from a stream of its own, so the song's other draws do not depend on the style table."""
+    weights = spec.styles.get(job.split) or {"pop": 1.0}
+    names = [name for name, w in weights.items() if w > 0]
+    p = np.array([weights[name] for name in names], np.float64)
+    return names[int(np.random.default_rng([spec.seed, job.number, 2]).choice(len(names), p=p / p.sum()))]
+
+
 def compose_track(spec: CorpusSpec, job: TrackJob) -> tuple[Song, list[Path]]:
     """The song of a track and the SoundFont drawn for each of its stems (deterministic)."""
     rng = np.random.default_rng([spec.seed, job.number])
     song = compose_song(
         rng, duration_s=spec.duration_s, guest_class=job.guest_class, min_stems=spec.min_stems,
         max_stems=spec.max_stems, tempo_bpm_range=(float(spec.tempo_bpm_range[0]), float(spec.tempo_bpm_range[1])),
+        style=draw_style(spec, job),
     )
     tick_s = 60.0 / (song.tempo_bpm * MIDI_RESOLUTION)
     stems = [
         Stem(program=s.program, is_drum=s.is_drum, role=s.role, notes=_snap(s.notes, tick_s, song.duration_s))
         for s in song.stems
     ]
-    song = Song(song.tempo_bpm, song.beats_per_bar, song.key_name, song.duration_s, tuple(stems))
+    song = Song(song.tempo_bpm, song.beats_per_bar, song.key_name, song.duration_s, tuple(stems), song.style,
+                song.tonic, song.rubato)
     fonts = [resolve_soundfont(name) for name in spec.soundfonts[job.split]]
     choice = rng.integers(0, len(fonts), size=len(stems))
     return song, [fonts[int(i)] for i in choice]
@@ -223,6 +255,11 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
         "audio_dir": "stems",
         "midi_dir": "MIDI",
         "overall_gain": float(gain),
+        # the song's style, initial tempo and key (read by the loader's remixing augmentation)
+        "style": song.style,
+        "tempo_bpm": float(song.tempo_bpm),
+        "key_tonic": int(song.tonic),
+        "key_mode": song.mode,
         "target_peak": spec.mix_peak,
         "stems": stems_meta,
         "jointist": {
@@ -233,6 +270,8 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
             "tempo_bpm": float(song.tempo_bpm),
             "beats_per_bar": song.beats_per_bar,
             "key": song.key_name,
+            "style": song.style,
+            "rubato": song.rubato,
             "duration_s": float(song.duration_s),
             "sample_rate": spec.sample_rate,
         },

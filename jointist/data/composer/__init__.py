@@ -26,10 +26,14 @@ How a song is made (everything is drawn from the caller's ``numpy`` Generator, s
    humanisation, pitches are folded into the class's range, notes are cut at ``duration_s``, and a
    note is shortened before the next onset of its pitch (MIDI cannot overlap them on one channel).
 
+Those are pop songs. :mod:`.styles` writes the other styles a corpus draws (``style=``): chorales,
+imitative counterpoint, chamber music (string quartet, wind quintet, piano trio), solo and accompanied
+piano, orchestral music, each with rubato and phrase dynamics, and jazz (swing, walking bass, comping).
+
 Modules: :mod:`.tables` (the constant tables), :mod:`.classes` (named class indices), :mod:`.draws`
 (random draws), :mod:`.theory` (pitch, scale, chord and voicing helpers), :mod:`.plan` (steps 1-4),
-:mod:`.parts` (step 5, with the role -> generator table), :mod:`.performance` (step 6) and
-:mod:`.compose` (:func:`compose_song`, :class:`Song`, :class:`Stem`).
+:mod:`.parts` (step 5, with the role -> generator table), :mod:`.performance` (step 6), :mod:`.styles`
+(the other styles) and :mod:`.compose` (:func:`compose_song`, :class:`Song`, :class:`Stem`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import numpy as np
 from jointist.data.composer.parts import GENERATORS, LEAD_ROLES, LeadLine
 from jointist.data.composer.performance import NoteBuffer, perform
 from jointist.data.composer.plan import plan_band, plan_song
+from jointist.data.composer.styles import STYLE_CLASSES, STYLES, compose_style
 from jointist.data.composer.tables import ROLES
 from jointist.instruments import NUM_CLASSES, Instrument, by_program
 from jointist.notes import NoteArray
@@ -51,6 +52,9 @@ class Song:
         key_name: tonic and mode, e.g. "E minor", "Bb major", "D dorian".
         duration_s: length of the song in seconds; no note ends after it.
         stems: the stems, ordered by role as in :data:`~jointist.data.composer.tables.ROLES`.
+        style: one of :data:`~jointist.data.composer.styles.STYLES`.
+        tonic: pitch class (0-11) of the key's tonic.
+        rubato: the tempo changes within the song (``tempo_bpm`` is then its initial tempo).
     """
 
     tempo_bpm: float
@@ -58,6 +62,14 @@ class Song:
     key_name: str
     duration_s: float
     stems: tuple[Stem, ...]
+    style: str = "pop"
+    tonic: int = 0
+    rubato: bool = False
+
+    @property
+    def mode(self) -> str:
+        """major, minor, dorian or mixolydian."""
+        return self.key_name.split()[-1]
 
 
 def compose_song(
@@ -68,6 +80,7 @@ def compose_song(
     min_stems: int = 4,
     max_stems: int = 12,
     tempo_bpm_range: tuple[float, float] = (60.0, 180.0),
+    style: str = "pop",
 ) -> Song:
     """Compose a random multitrack song.
 
@@ -77,7 +90,11 @@ def compose_song(
         guest_class: a class index (0-38) the song must contain, played in a role that suits it.
         min_stems: fewest stems (>= 1).
         max_stems: most stems (>= ``min_stems``); the count is most often 7-9 when the bounds allow.
-        tempo_bpm_range: (lowest, highest) tempo in beats per minute, drawn uniformly.
+        tempo_bpm_range: (lowest, highest) tempo in beats per minute, drawn uniformly (other styles
+            intersect it with their own range).
+        style: one of :data:`~jointist.data.composer.styles.STYLES`. A style whose ensembles cannot
+            host ``guest_class`` (drums in a chorale) gives way to pop. Styles other than pop write
+            their own ensembles (1 to ``max_stems`` stems; ``min_stems`` is pop's).
 
     Returns:
         A :class:`Song` whose stems hold notes in seconds with pitches inside each class's
@@ -92,6 +109,21 @@ def compose_song(
         raise ValueError(f"tempo_bpm_range must be 0 < low <= high, got {tempo_bpm_range}")
     if guest_class is not None and not 0 <= int(guest_class) < NUM_CLASSES:
         raise ValueError(f"guest_class must be in 0..{NUM_CLASSES - 1} or None, got {guest_class}")
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; the composer writes {', '.join(STYLES)}")
+    if style != "pop" and (guest_class is None or guest_class in STYLE_CLASSES[style]):
+        plan, written = compose_style(rng, style, duration_s=float(duration_s), guest_class=guest_class,
+                                      max_stems=max_stems, tempo_bpm_range=(lo_bpm, hi_bpm))
+        styled = [
+            Stem(program=0 if voice.is_drum else voice.program, is_drum=voice.is_drum, role=voice.role,
+                 notes=perform(plan, voice, buf, rng))
+            for voice, buf in written
+        ]
+        return Song(
+            tempo_bpm=plan.tempo_bpm, beats_per_bar=plan.beats_per_bar, key_name=plan.key_name,
+            duration_s=float(duration_s), stems=tuple(styled), style=style, tonic=plan.tonic,
+            rubato=plan.tempo_map is not None,
+        )
 
     plan = plan_song(rng, duration_s=float(duration_s), tempo_bpm_range=(lo_bpm, hi_bpm))
     voices = plan_band(rng, plan, guest_class=guest_class, min_stems=min_stems, max_stems=max_stems)
@@ -116,5 +148,5 @@ def compose_song(
     )
     return Song(
         tempo_bpm=plan.tempo_bpm, beats_per_bar=plan.beats_per_bar, key_name=plan.key_name,
-        duration_s=float(duration_s), stems=tuple(stems[i] for i in order),
+        duration_s=float(duration_s), stems=tuple(stems[i] for i in order), tonic=plan.tonic,
     )

@@ -106,15 +106,24 @@ class Plan:
     sections: list[Section] = field(default_factory=list)
     chords: list[Chord] = field(default_factory=list)
     chord_starts: list[float] = field(default_factory=list)
+    # (beats, seconds): a tempo map for rubato and tempo changes (None: constant ``tempo_bpm``);
+    # both increasing, from (0, 0), piecewise linear between the points and at ``tempo_bpm`` beyond
+    tempo_map: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def beat_s(self) -> float:
+        """Seconds of a beat at the nominal tempo."""
         return 60.0 / self.tempo_bpm
 
     @property
     def end_beat(self) -> float:
         """The song's duration in beats."""
-        return self.duration_s / self.beat_s
+        if self.tempo_map is None:
+            return self.duration_s / self.beat_s
+        beats, secs = self.tempo_map
+        if self.duration_s >= secs[-1]:
+            return float(beats[-1] + (self.duration_s - secs[-1]) / self.beat_s)
+        return float(np.interp(self.duration_s, secs, beats))
 
     @property
     def key_name(self) -> str:
@@ -132,7 +141,12 @@ class Plan:
             else:
                 frac = 0.5 + self.swing + (frac - 0.5) * (1.0 - 2.0 * self.swing)
             beat = whole + frac
-        return beat * self.beat_s
+        if self.tempo_map is None:
+            return beat * self.beat_s
+        beats, secs = self.tempo_map
+        if beat >= beats[-1]:
+            return float(secs[-1] + (beat - beats[-1]) * self.beat_s)
+        return float(np.interp(beat, beats, secs))
 
     def span(self, section: Section) -> tuple[float, float]:
         """(start, end) beats of a section, the end cut at the song's end."""
