@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from jointist.constants import SEGMENT_S
+from jointist.data.augment import AugmentConfig
 from jointist.data.slakh import EpochSampler, SlakhDataset, collate_examples
 
 __all__ = ["SlakhDataModule"]
@@ -28,6 +29,9 @@ class SlakhDataModule(pl.LightningDataModule):
         seed: seed of the random windows.
         decode_cache: a folder (or ``"auto"``) for audio decoded once into memory-mappable files;
             None decodes each window from the FLAC files (see :class:`DecodedAudioCache`).
+        augment: load-time augmentation of the training windows (stem gains, stem dropout, pitch
+            shift, remixing; see :mod:`jointist.data.augment`); validation and test windows are
+            never augmented. None, or ``enabled=False``, turns it off.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class SlakhDataModule(pl.LightningDataModule):
         test_split: str = "test",
         seed: int = 0,
         decode_cache: str | os.PathLike[str] | None = None,
+        augment: AugmentConfig | None = None,
     ) -> None:
         super().__init__()
         self.root = Path(root)
@@ -59,6 +64,7 @@ class SlakhDataModule(pl.LightningDataModule):
         self.splits = {"fit": train_split, "validate": val_split, "test": test_split}
         self.seed = seed
         self.decode_cache = decode_cache
+        self.augment = augment
         self.datasets: dict[str, SlakhDataset] = {}
 
     def _dataset(self, split: str, *, random: bool) -> SlakhDataset:
@@ -66,7 +72,7 @@ class SlakhDataModule(pl.LightningDataModule):
             self.root, split, segment_s=self.segment_s, random=random,
             examples_per_epoch=self.train_examples_per_epoch, max_windows_per_track=self.val_windows_per_track,
             load_stems=self.load_stems, mix_from_stems=self.mix_from_stems, seed=self.seed,
-            decode_cache=self.decode_cache,
+            decode_cache=self.decode_cache, augment=self.augment if random else None,
         )
 
     def setup(self, stage: str | None = None) -> None:

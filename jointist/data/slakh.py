@@ -6,9 +6,15 @@ A split folder holds ``TrackNNNNN/`` folders, each with ``metadata.yaml`` (per s
 (paths, durations and every stem's notes) is built once and cached next to the data (or in
 ``~/.cache/jointist`` when the data folder is read-only); it is rebuilt when a metadata file changes.
 
+Besides the stems, ``metadata.yaml`` may hold the song's ``tempo_bpm`` (initial tempo), ``key_tonic``
+(pitch class 0-11), ``key_mode`` (``major``, ``minor``, ``dorian``, ...) and ``style`` at its top level
+(jointist-synth writes them; the real Slakh2100 has none): remixing (:mod:`jointist.data.augment`)
+pairs tracks by tempo and key.
+
 An example is a window of ``segment_s`` seconds: the mixture, the audio of each stem summed per
 instrument class, the notes per class (times relative to the window) and the multi-hot of the classes
-with notes in the window. Only the window is decoded from each file.
+with notes in the window. Only the window is decoded from each file. Random (training) windows can be
+augmented at load time (:class:`~jointist.data.augment.AugmentConfig`).
 """
 
 from __future__ import annotations
@@ -28,7 +34,18 @@ import yaml
 from jointist.atomic import atomic_path
 from jointist.audio.io import AudioError, audio_duration_s, load_audio, read_segment
 from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE, SEGMENT_S
-from jointist.instruments import NUM_CLASSES, by_program
+from jointist.data.augment import (
+    AugmentConfig,
+    AugmentPlan,
+    TrackCatalog,
+    apply_gains,
+    draw_plan,
+    merge_classes,
+    resample_span,
+    shift_notes,
+    span_samples,
+)
+from jointist.instruments import DRUMS, NUM_CLASSES, by_program
 from jointist.midi import MidiReadError, read_midi_notes
 from jointist.notes import NoteArray
 
@@ -47,7 +64,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: TrackInfo has tempo_bpm, key_tonic, key_mode and style
+
+_AUGMENT_STREAM = 1
+"""Third word of the seed of an example's augmentation draws (its window uses ``[seed, index]``)."""
 
 
 class DatasetError(ValueError):
@@ -71,6 +91,10 @@ class TrackInfo:
     mix_path: Path
     duration_s: float
     stems: tuple[StemInfo, ...]
+    tempo_bpm: float | None = None  # the song's initial tempo, when metadata.yaml gives it
+    key_tonic: int | None = None  # pitch class 0-11 of the tonic
+    key_mode: str | None = None  # "major", "minor", "dorian", ... (lower case)
+    style: str | None = None
 
     @property
     def instruments(self) -> list[int]:
@@ -95,6 +119,8 @@ class Example:
             also when it is silent in the window); empty when stems were not requested.
         notes: class index -> notes relative to the window start (every class of the track).
         present: (39,) float32 multi-hot of the classes with at least one note sounding in the window.
+        augmentation: what was done to an augmented window (None: nothing); its dropped classes are
+            absent from ``stems`` and ``notes``, a partner's classes are added to them.
     """
 
     track_id: str
@@ -103,6 +129,7 @@ class Example:
     stems: dict[int, np.ndarray]
     notes: dict[int, NoteArray]
     present: np.ndarray
+    augmentation: AugmentPlan | None = None
 
 
 @dataclass
@@ -137,6 +164,33 @@ def _read_metadata(path: Path) -> dict:
     if not isinstance(meta, dict) or not isinstance(meta.get("stems"), dict):
         raise DatasetError(f"malformed metadata file {path}: expected a mapping with a 'stems' mapping")
     return meta
+
+
+def _song_fields(meta: dict, meta_path: Path) -> dict:
+    """The optional top-level ``tempo_bpm``, ``key_tonic``, ``key_mode`` and ``style`` (None when absent)."""
+    def bad(name: str, expected: str) -> DatasetError:
+        return DatasetError(f"malformed metadata file {meta_path}: {name} must be {expected}, got {meta[name]!r}")
+
+    fields: dict = {"tempo_bpm": None, "key_tonic": None, "key_mode": None, "style": None}
+    if meta.get("tempo_bpm") is not None:
+        try:
+            fields["tempo_bpm"] = float(meta["tempo_bpm"])
+        except (TypeError, ValueError):
+            raise bad("tempo_bpm", "a number") from None
+        if not fields["tempo_bpm"] > 0 or not np.isfinite(fields["tempo_bpm"]):
+            raise bad("tempo_bpm", "a positive number")
+    if meta.get("key_tonic") is not None:
+        tonic = meta["key_tonic"]
+        if isinstance(tonic, bool) or not isinstance(tonic, int) or not 0 <= tonic <= 11:
+            raise bad("key_tonic", "an integer pitch class 0-11")
+        fields["key_tonic"] = tonic
+    if meta.get("key_mode") is not None:
+        if not isinstance(meta["key_mode"], str) or not meta["key_mode"].strip():
+            raise bad("key_mode", "the name of a mode (major, minor, dorian, ...)")
+        fields["key_mode"] = meta["key_mode"].strip().lower()
+    if meta.get("style") is not None:
+        fields["style"] = str(meta["style"])
+    return fields
 
 
 def _read_track(track_dir: Path) -> TrackInfo | None:
@@ -175,7 +229,7 @@ def _read_track(track_dir: Path) -> TrackInfo | None:
         duration_s = audio_duration_s(mix_path)
     except AudioError as err:
         raise DatasetError(f"{track_dir.name}: unreadable mixture: {err}") from err
-    return TrackInfo(track_dir.name, track_dir, mix_path, duration_s, tuple(stems))
+    return TrackInfo(track_dir.name, track_dir, mix_path, duration_s, tuple(stems), **_song_fields(meta, meta_path))
 
 
 def _track_dirs(split_dir: Path) -> list[Path]:
@@ -296,6 +350,9 @@ class SlakhDataset(torch.utils.data.Dataset):
         seed: the random windows depend only on ``(seed, index)``.
         decode_cache: folder for a :class:`DecodedAudioCache` (``"auto"``: ``.jointist_decoded``
             inside the split folder); None decodes every window from the audio files.
+        augment: load-time augmentation of the random windows (see :mod:`jointist.data.augment`);
+            its draws depend only on ``(seed, index)``. Fixed windows (``random=False``) cannot be
+            augmented: validation and test see the data as it is.
     """
 
     def __init__(
@@ -314,11 +371,16 @@ class SlakhDataset(torch.utils.data.Dataset):
         seed: int = 0,
         use_cache: bool = True,
         decode_cache: str | os.PathLike[str] | None = None,
+        augment: AugmentConfig | None = None,
     ) -> None:
         if segment_s <= 0:
             raise ValueError(f"segment_s must be positive, got {segment_s}")
         if mix_from_stems and not load_stems:
             raise ValueError("mix_from_stems needs load_stems=True")
+        if augment is not None and not isinstance(augment, AugmentConfig):
+            raise TypeError(f"augment must be an AugmentConfig or None, got {type(augment).__name__}")
+        if augment is not None and augment.enabled and not random:
+            raise ValueError("only random (training) windows can be augmented; pass augment=None for fixed windows")
         self.root = Path(root)
         self.split = split
         self.segment_s = float(segment_s)
@@ -329,6 +391,8 @@ class SlakhDataset(torch.utils.data.Dataset):
         self.sample_rate = sample_rate
         self.seed = seed
         self.tracks = load_index(self.root, split, use_cache=use_cache)
+        self.augment = augment if augment is not None and augment.enabled else None
+        self.catalog = TrackCatalog.from_tracks(self.tracks) if self.augment is not None else None
         if decode_cache == "auto":
             decode_cache = _cache_path(self.root / split).parent / ".jointist_decoded"
         self.decoded = None if decode_cache is None else DecodedAudioCache(decode_cache, sample_rate=sample_rate)
@@ -355,35 +419,104 @@ class SlakhDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Example:
         t, start_s = self.window(int(index))
-        return self.example(t, start_s)
+        if self.augment is None:
+            return self.example(t, start_s)
+        return self.example(t, start_s, plan=self.plan(int(index), t, start_s))
 
-    def _read(self, path: Path, start_s: float) -> np.ndarray:
+    def plan(self, index: int, track_index: int, start_s: float) -> AugmentPlan:
+        """The augmentation of example ``index`` (window ``(track_index, start_s)``): a function of
+        ``(seed, index)`` only."""
+        if self.augment is None or self.catalog is None:
+            raise ValueError("this dataset does not augment (augment is None or not enabled)")
+        rng = np.random.default_rng([self.seed, index, _AUGMENT_STREAM])
+        return draw_plan(self.augment, rng, track=track_index, start_s=start_s, catalog=self.catalog,
+                         segment_s=self.segment_s, sounding=self._sounding)
+
+    def _sounding(self, track_index: int, start_s: float, span_s: float) -> set[int]:
+        return {s.instrument for s in self.tracks[track_index].stems if len(s.notes.window(start_s, start_s + span_s))}
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.segment_s * self.sample_rate))
+
+    def _read(self, path: Path, start_s: float, duration_s: float | None = None) -> np.ndarray:
+        duration_s = self.segment_s if duration_s is None else duration_s
         if self.decoded is not None:
-            return self.decoded.segment(path, start_s=start_s, duration_s=self.segment_s)
-        return read_segment(path, start_s=start_s, duration_s=self.segment_s, sample_rate=self.sample_rate)
+            return self.decoded.segment(path, start_s=start_s, duration_s=duration_s)
+        return read_segment(path, start_s=start_s, duration_s=duration_s, sample_rate=self.sample_rate)
 
-    def example(self, track_index: int, start_s: float) -> Example:
-        """The window of ``segment_s`` seconds starting at ``start_s`` of a track."""
-        track = self.tracks[track_index]
-        end_s = start_s + self.segment_s
-        n = int(round(self.segment_s * self.sample_rate))
-        stems: dict[int, np.ndarray] = {}
-        if self.load_stems:
-            for stem in track.stems:
-                wave = self._read(stem.audio_path, start_s)
-                stems[stem.instrument] = stems[stem.instrument] + wave if stem.instrument in stems else wave
-        if self.mix_from_stems:
-            mix = np.sum(list(stems.values()), axis=0) if stems else np.zeros(n, np.float32)
-        else:
-            mix = self._read(track.mix_path, start_s)
+    def _span_s(self, semitones: int) -> float:
+        """Seconds read for a window shifted by ``semitones`` (``segment_s`` when not shifted)."""
+        return span_samples(self.num_samples, semitones) / self.sample_rate if semitones else self.segment_s
+
+    def _read_mix(self, track: TrackInfo, start_s: float, *, semitones: int = 0) -> np.ndarray:
+        span = self._read(track.mix_path, start_s, self._span_s(semitones))
+        return resample_span(span, semitones=semitones, num_samples=self.num_samples)
+
+    def _read_window(
+        self, track: TrackInfo, start_s: float, *, semitones: int = 0, classes: Sequence[int] | None = None,
+        stems: bool = True,
+    ) -> tuple[dict[int, np.ndarray], dict[int, NoteArray]]:
+        """Class stems (when ``stems``) and class notes of a window of a track (only ``classes``, when
+        given), pitch-shifted by ``semitones``."""
+        n = self.num_samples
+        span_s = self._span_s(semitones)
+        chosen = [s for s in track.stems if classes is None or s.instrument in classes]
+        audio: dict[int, np.ndarray] = {}
+        if stems:
+            for stem in chosen:
+                wave = self._read(stem.audio_path, start_s, span_s)
+                audio[stem.instrument] = audio[stem.instrument] + wave if stem.instrument in audio else wave
+            if semitones:  # resampling is linear: once per class, not per stem
+                audio = {c: resample_span(w, semitones=semitones, num_samples=n) for c, w in audio.items()}
         by_class: dict[int, list[NoteArray]] = {}
-        for stem in track.stems:
-            by_class.setdefault(stem.instrument, []).append(stem.notes.window(start_s, end_s))
-        notes = {c: NoteArray.concatenate(parts) for c, parts in by_class.items()}
+        for stem in chosen:
+            by_class.setdefault(stem.instrument, []).append(stem.notes.window(start_s, start_s + span_s))
+        notes = {
+            c: shift_notes(NoteArray.concatenate(parts), semitones, is_drum=c == DRUMS.index)
+            for c, parts in by_class.items()
+        }
+        return audio, notes
+
+    def example(self, track_index: int, start_s: float, *, plan: AugmentPlan | None = None) -> Example:
+        """The window of ``segment_s`` seconds starting at ``start_s`` of a track, augmented by ``plan``.
+
+        With a plan that mixes stems (gains, dropout, a partner), the stems are decoded whatever
+        ``load_stems`` says, the mixture is their sum, and they are dropped afterwards unless
+        ``load_stems``. ``plan.start_s`` replaces ``start_s``.
+        """
+        track = self.tracks[track_index]
+        semitones = 0
+        if plan is not None:
+            start_s, semitones = plan.start_s, plan.semitones
+        from_stems = self.mix_from_stems or (plan is not None and plan.mixes_stems)
+        stems, notes = self._read_window(track, start_s, semitones=semitones, stems=self.load_stems or from_stems)
+        if plan is not None and plan.remix is not None:
+            remix = plan.remix
+            other_stems, other_notes = self._read_window(
+                self.tracks[remix.track_index], remix.start_s, semitones=remix.semitones, classes=remix.classes
+            )
+            stems, notes = merge_classes(stems, notes, other_stems, other_notes)
+        if plan is not None and plan.dropped:
+            stems = {c: w for c, w in stems.items() if c not in plan.dropped}
+            notes = {c: a for c, a in notes.items() if c not in plan.dropped}
+        if plan is not None and plan.gains_db:
+            stems = apply_gains(stems, plan.gains_db)
+        if not from_stems:
+            mix = self._read_mix(track, start_s, semitones=semitones)
+        elif stems:
+            if plan is not None:  # a stable order: classes ascending
+                stems = dict(sorted(stems.items()))
+            mix = np.sum(list(stems.values()), axis=0)
+        else:
+            mix = np.zeros(self.num_samples, np.float32)
+        if not self.load_stems:
+            stems = {}
         present = np.zeros(NUM_CLASSES, np.float32)
         for c, arr in notes.items():
             present[c] = float(len(arr) > 0)
-        return Example(track.track_id, float(start_s), mix.astype(np.float32, copy=False), stems, notes, present)
+        return Example(track.track_id, float(start_s), mix.astype(np.float32, copy=False), stems, notes, present,
+                       augmentation=plan)
 
 
 class EpochSampler(torch.utils.data.Sampler[int]):
