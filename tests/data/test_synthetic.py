@@ -129,3 +129,17 @@ def test_cli_renders_and_prints_statistics(tmp_path):
     assert "| train | 1 |" in out.stdout and "| test | 1 |" in out.stdout
     assert "Drums" in out.stdout
     assert len(load_index(tmp_path / "c", "test")) == 1
+
+
+def test_corpus_statistics_per_style(corpus):
+    from jointist.data.stats import corpus_stats, format_stats
+
+    root, _ = corpus
+    rows = {s.split: s for s in corpus_stats(root, by_style=True)}
+    written = [f"{t.parent.name}/{yaml.safe_load((t / 'metadata.yaml').read_text())['style']}"
+               for t in sorted(root.glob("*/Track*"))]
+    assert {name: rows[name].tracks for name in rows} == {name: written.count(name) for name in set(written)}
+    assert "validation/chorale" in rows  # (a guest class a style cannot host makes that song pop)
+    assert rows["validation/chorale"].stems_per_song[1] >= 1 and rows["validation/chorale"].notes_per_second > 0
+    report = format_stats(corpus_stats(root), list(rows.values()))
+    assert "| validation/chorale | 1 |" in report
