@@ -139,7 +139,7 @@ def test_corpus_statistics_per_style(corpus):
     written = [f"{t.parent.name}/{yaml.safe_load((t / 'metadata.yaml').read_text())['style']}"
                for t in sorted(root.glob("*/Track*"))]
     assert {name: rows[name].tracks for name in rows} == {name: written.count(name) for name in set(written)}
-    assert "validation/chorale" in rows  # (a guest class a style cannot host makes that song pop)
+    assert set(rows) == {"train/pop", "validation/chorale", "test/jazz"}
     assert rows["validation/chorale"].stems_per_song[1] >= 1 and rows["validation/chorale"].notes_per_second > 0
     report = format_stats(corpus_stats(root), list(rows.values()))
     assert "| validation/chorale | 1 |" in report

@@ -92,9 +92,10 @@ def compose_song(
         max_stems: most stems (>= ``min_stems``); the count is most often 7-9 when the bounds allow.
         tempo_bpm_range: (lowest, highest) tempo in beats per minute, drawn uniformly (other styles
             intersect it with their own range).
-        style: one of :data:`~jointist.data.composer.styles.STYLES`. A style whose ensembles cannot
-            host ``guest_class`` (drums in a chorale) gives way to pop. Styles other than pop write
-            their own ensembles (1 to ``max_stems`` stems; ``min_stems`` is pop's).
+        style: one of :data:`~jointist.data.composer.styles.STYLES`. Styles other than pop write
+            their own ensembles (1 to ``max_stems`` stems; ``min_stems`` is pop's) and leave out a
+            guest class they cannot host (drums in a chorale): see
+            :data:`~jointist.data.composer.styles.STYLE_CLASSES`.
 
     Returns:
         A :class:`Song` whose stems hold notes in seconds with pitches inside each class's
@@ -111,8 +112,9 @@ def compose_song(
         raise ValueError(f"guest_class must be in 0..{NUM_CLASSES - 1} or None, got {guest_class}")
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; the composer writes {', '.join(STYLES)}")
-    if style != "pop" and (guest_class is None or guest_class in STYLE_CLASSES[style]):
-        plan, written = compose_style(rng, style, duration_s=float(duration_s), guest_class=guest_class,
+    if style != "pop":
+        hosted = guest_class if guest_class in STYLE_CLASSES[style] else None
+        plan, written = compose_style(rng, style, duration_s=float(duration_s), guest_class=hosted,
                                       max_stems=max_stems, tempo_bpm_range=(lo_bpm, hi_bpm))
         styled = [
             Stem(program=0 if voice.is_drum else voice.program, is_drum=voice.is_drum, role=voice.role,

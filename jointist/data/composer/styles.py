@@ -843,7 +843,10 @@ def _consort(rng: np.random.Generator, plan: Plan, style: str, guest: int | None
     voices = [
         _voice(rng, "melody" if i == 0 else ("bass" if i == 3 else "counter"), family[i], ranges[i]) for i in range(4)
     ]
-    voices = voices[:n] if style == "chorale" else [voices[i] for i in sorted(rng.permutation(4)[:n])]
+    keep = sorted(int(i) for i in rng.permutation(4)[:n])
+    if guest in family and not any(family[i] == guest for i in keep):  # the guest always plays
+        keep = sorted([*keep[1:], family.index(guest)])
+    voices = voices[:n] if style == "chorale" else [voices[i] for i in keep]
     bufs = [NoteBuffer() for _ in voices]
     if style == "chorale":
         _write_chorale(rng, plan, voices, bufs)
@@ -953,6 +956,10 @@ def _chamber(rng: np.random.Generator, plan: Plan, guest: int | None, max_stems:
         keyboard = HARP if guest == HARP else PIANO
     tunes = [_voice(rng, "melody", c, (55, 88) if c != CELLO else (45, 72), 84.0) for c in tune_cls]
     shares = _swap_tune(rng, plan, len(tunes))
+    for j, tune in enumerate(tunes):  # a guest with the tune plays at least one phrase of it
+        if tune.class_index == guest and not shares[j]:
+            donor = max(range(len(shares)), key=lambda i: len(shares[i]))
+            shares[j].append(shares[donor].pop())
     legato = rng.random() < 0.6
     for voice, spans in zip(tunes, shares, strict=True):
         if spans:
