@@ -31,13 +31,14 @@ from jointist.metrics import (
     summarise_separation,
 )
 from jointist.notes import NoteArray
-from jointist.pipeline import Recognizer, Transcriber, aggregate_windows
+from jointist.pipeline import Recognizer, Transcriber
 from jointist.plots import plot_f1_bars
 from jointist.postprocess import decode_tracks
+from jointist.recognition_calibration import SongDecision
 
 __all__ = [
-    "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split", "evaluate_tracks", "reference_stems", "tune_decode",
-    "write_recognition_report", "write_report",
+    "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split", "evaluate_tracks",
+    "recognition_reports", "recognize_split", "reference_stems", "tune_decode", "write_recognition_report", "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,78 @@ def write_report(
     return paths
 
 
+@dataclass
+class RecognizedSongs:
+    """The recognizer's window probabilities of a split's songs, with the truth.
+
+    Attributes:
+        track_ids: one per song.
+        window_probs: per song, (windows, 39) probabilities of the recognizer's chunker windows.
+        window_labels: per song, (windows, 39) multi-hot: a class is present in a window when one of
+            its notes sounds there.
+        song_labels: (songs, 39) multi-hot: a class is present in a song when it has notes.
+    """
+
+    track_ids: list[str]
+    window_probs: list[np.ndarray]
+    window_labels: list[np.ndarray]
+    song_labels: np.ndarray
+
+
+def recognize_split(
+    recognizer: Recognizer,
+    root: str | os.PathLike[str],
+    split: str = "test",
+    *,
+    max_tracks: int | None = None,
+    progress: bool = True,
+) -> RecognizedSongs:
+    """Window probabilities and true classes of every track of a split.
+
+    Each track's mixture goes through the recognizer's own chunker (10 s windows, 9 s apart), as in
+    :meth:`~jointist.pipeline.Recognizer.recognize`.
+    """
+    from tqdm import tqdm
+
+    tracks = load_index(root, split)[:max_tracks]
+    songs = RecognizedSongs([], [], [], np.zeros((len(tracks), NUM_CLASSES)))
+    chunker = recognizer.chunker
+    window_s = chunker.window_samples / SAMPLE_RATE
+    for i, track in enumerate(tqdm(tracks, desc=f"recognizing {split}", unit="track", disable=not progress)):
+        audio = load_audio(track.mix_path, allow_silence=False)
+        notes = track.notes_by_class()
+        windows = chunker.windows(len(audio))
+        labels = np.zeros((len(windows), NUM_CLASSES))
+        for j, window in enumerate(windows):
+            start_s = window.start_sample / SAMPLE_RATE
+            labels[j, [c for c, n in notes.items() if len(n.window(start_s, start_s + window_s))]] = 1
+        songs.track_ids.append(track.track_id)
+        songs.window_probs.append(recognizer.window_probabilities(audio))
+        songs.window_labels.append(labels)
+        songs.song_labels[i, [c for c, n in notes.items() if len(n)]] = 1
+    return songs
+
+
+def recognition_reports(
+    songs: RecognizedSongs, decision: SongDecision, *, window_thresholds: np.ndarray | float | None = None,
+) -> dict[str, RecognitionReport]:
+    """Window-level and song-level :class:`~jointist.metrics.RecognitionReport` of a split.
+
+    Song probabilities are the window probabilities aggregated by ``decision``, and a song's named
+    classes are those ``decision`` gives it (bounds on the count included). Windows are named by
+    ``window_thresholds`` (default: the decision's thresholds).
+    """
+    if not songs.track_ids:
+        raise ValueError("no songs to score")
+    thresholds = decision.thresholds if window_thresholds is None else window_thresholds
+    song_probs = np.stack([decision.song_probabilities(p) for p in songs.window_probs])
+    return {
+        "windows": recognition_scores(np.concatenate(songs.window_labels), np.concatenate(songs.window_probs),
+                                      np.asarray(thresholds, np.float64)),
+        "songs": recognition_scores(songs.song_labels, song_probs, predicted=decision.select(song_probs)),
+    }
+
+
 def evaluate_recognizer(
     recognizer: Recognizer,
     root: str | os.PathLike[str],
@@ -207,37 +280,12 @@ def evaluate_recognizer(
     max_tracks: int | None = None,
     progress: bool = True,
 ) -> dict[str, RecognitionReport]:
-    """mAP and F1 of the recognizer on the windows and songs users get with ``instruments=auto``.
-
-    Each track's mixture goes through the recognizer's own chunker (10 s windows, 9 s apart), as in
-    :meth:`~jointist.pipeline.Recognizer.recognize`. A class is present in a window when one of its
-    notes sounds there, and in a song when it has notes; song probabilities are the window
-    probabilities aggregated as the recognizer does.
-    """
-    from tqdm import tqdm
-
-    tracks = load_index(root, split)[:max_tracks]
-    window_labels, window_probs, song_labels, song_probs = [], [], [], []
-    chunker = recognizer.chunker
-    for track in tqdm(tracks, desc=f"recognizing {split}", unit="track", disable=not progress):
-        audio = load_audio(track.mix_path, allow_silence=False)
-        probs = recognizer.window_probabilities(audio)
-        notes = track.notes_by_class()
-        for window in chunker.windows(len(audio)):
-            start_s = window.start_sample / SAMPLE_RATE
-            labels = np.zeros(NUM_CLASSES)
-            labels[[c for c, n in notes.items() if len(n.window(start_s, start_s + chunker.window_samples / SAMPLE_RATE))]] = 1
-            window_labels.append(labels)
-        window_probs.append(probs)
-        labels = np.zeros(NUM_CLASSES)
-        labels[[c for c, n in notes.items() if len(n)]] = 1
-        song_labels.append(labels)
-        song_probs.append(aggregate_windows(probs, recognizer.aggregate))
-    thresholds = recognizer.thresholds
-    return {
-        "windows": recognition_scores(np.stack(window_labels), np.concatenate(window_probs), thresholds),
-        "songs": recognition_scores(np.stack(song_labels), np.stack(song_probs), thresholds),
-    }
+    """mAP, F1, precision and recall of the recognizer on the windows and songs users get with
+    ``instruments=auto`` (:func:`recognize_split`, then :func:`recognition_reports` with the
+    recognizer's song decision: its song report names exactly what
+    :meth:`~jointist.pipeline.Recognizer.recognize` names)."""
+    songs = recognize_split(recognizer, root, split, max_tracks=max_tracks, progress=progress)
+    return recognition_reports(songs, recognizer.decision)
 
 
 def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str | os.PathLike[str]) -> dict[str, Path]:

@@ -42,6 +42,7 @@ from jointist.constants import FRAMES_PER_SECOND, SAMPLE_RATE
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS, by_index
 from jointist.notes import NoteArray
+from jointist.recognition_calibration import set_scores
 
 __all__ = [
     "Counts", "PieceScores", "RecognitionReport", "SeparationPieceScores", "SeparationReport", "SourceScores",
@@ -285,7 +286,10 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
 
 @dataclass
 class RecognitionReport:
-    """mAP and F1 over classes, macro (mean over classes with positives) and weighted by positives."""
+    """mAP and F1 over classes, macro (mean over classes with positives) and weighted by positives;
+    and the named sets of classes against the true ones: micro precision, recall and F1 over every
+    (item, class) pair, and the means over items of each item's set precision, recall and F1
+    (:func:`~jointist.recognition_calibration.set_scores`)."""
 
     ap: dict[str, float]
     f1: dict[str, float]
@@ -294,6 +298,14 @@ class RecognitionReport:
     f1_macro: float
     f1_weighted: float
     support: dict[str, int]
+    precision: float = float("nan")
+    recall: float = float("nan")
+    f1_micro: float = float("nan")
+    set_f1: float = float("nan")
+    set_precision: float = float("nan")
+    set_recall: float = float("nan")
+    named: float = float("nan")
+    true: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -303,6 +315,10 @@ class RecognitionReport:
             f"Instrument recognition: mAP macro {self.map_macro:.3f}, weighted {self.map_weighted:.3f}; "
             f"F1 macro {self.f1_macro:.3f}, weighted {self.f1_weighted:.3f}",
             "",
+            f"Named sets: set F1 {self.set_f1:.3f} (precision {self.set_precision:.3f}, recall {self.set_recall:.3f}, "
+            f"mean per item); micro precision {self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1_micro:.3f}; "
+            f"{self.named:.1f} classes named vs {self.true:.1f} true per item",
+            "",
             "| instrument | support | AP | F1 |",
             "|---|---:|---:|---:|",
         ]
@@ -311,16 +327,28 @@ class RecognitionReport:
         return "\n".join(lines)
 
 
-def recognition_scores(labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray | float = 0.5) -> RecognitionReport:
-    """AP and F1 per class from (items, classes) multi-hot labels and probabilities.
+def recognition_scores(
+    labels: np.ndarray, probs: np.ndarray, thresholds: np.ndarray | float = 0.5, *, predicted: np.ndarray | None = None,
+) -> RecognitionReport:
+    """AP and F1 per class from (items, classes) multi-hot labels and probabilities, and the set scores.
 
-    Classes without a positive are left out of the reports and the means (AP is undefined for them), so
-    ``map_macro`` is sklearn's macro ``average_precision_score`` over the columns that have positives,
-    not over all 39 (sklearn scores a column without positives as 0).
+    Classes without a positive are left out of the per-class reports and their means (AP is
+    undefined for them), so ``map_macro`` is sklearn's macro ``average_precision_score`` over the
+    columns that have positives, not over all 39 (sklearn scores a column without positives as 0).
+    The set scores count every class, false positives of absent classes included.
+
+    Args:
+        predicted: (items, classes) booleans, the classes named per item when they are not simply
+            ``probs >= thresholds`` (a song-level rule with bounds on the count, see
+            :class:`~jointist.recognition_calibration.SongDecision`).
     """
     labels = np.asarray(labels) > 0.5
     probs = np.asarray(probs, dtype=np.float64)
-    predicted = probs >= np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (probs.shape[1],))
+    if predicted is None:
+        predicted = probs >= np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (probs.shape[1],))
+    predicted = np.asarray(predicted, dtype=bool)
+    if predicted.shape != probs.shape:
+        raise ValueError(f"predictions of shape {predicted.shape} for probabilities of shape {probs.shape}")
     ap, f1, support = {}, {}, {}
     for c in range(labels.shape[1]):
         n_pos = int(labels[:, c].sum())
@@ -331,10 +359,13 @@ def recognition_scores(labels: np.ndarray, probs: np.ndarray, thresholds: np.nda
         ap[name], f1[name], support[name] = average_precision(labels[:, c], probs[:, c]), counts.f1, n_pos
     weights = np.asarray(list(support.values()), dtype=np.float64)
     ap_values, f1_values = np.asarray(list(ap.values())), np.asarray(list(f1.values()))
+    sets = set_scores(labels, predicted)
     return RecognitionReport(
         ap=ap, f1=f1, support=support,
         map_macro=_mean(list(ap_values)), map_weighted=float(np.average(ap_values, weights=weights)) if len(weights) else float("nan"),
         f1_macro=_mean(list(f1_values)), f1_weighted=float(np.average(f1_values, weights=weights)) if len(weights) else float("nan"),
+        precision=sets.precision, recall=sets.recall, f1_micro=sets.f1, set_f1=sets.set_f1,
+        set_precision=sets.set_precision, set_recall=sets.set_recall, named=sets.named, true=sets.true,
     )
 
 

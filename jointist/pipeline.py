@@ -34,6 +34,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 import torch
 
+from jointist import recognition_calibration
 from jointist.audio.chunker import Chunker, CrossfadeStitcher, Window
 from jointist.audio.features import num_frames
 from jointist.audio.io import audio_sample_rate, check_audio, load_audio
@@ -44,6 +45,7 @@ from jointist.models.base import ConditionedTranscriberModel, JointistModel, Mod
 from jointist.models.serialize import CheckpointError, load_model, model_roles
 from jointist.notes import NoteArray
 from jointist.postprocess import DecodeConfig, decode_tracks
+from jointist.recognition_calibration import SongDecision
 from jointist.results import InstrumentResult, Posteriorgram, Transcription
 
 __all__ = [
@@ -323,15 +325,10 @@ def run_stages(
 
 
 def aggregate_windows(probs: np.ndarray, method: str = "max") -> np.ndarray:
-    """Song-level class probabilities from window probabilities (windows, classes): max or mean."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.ndim != 2 or len(probs) == 0:
-        raise ValueError(f"expected (windows, classes) probabilities, got shape {probs.shape}")
-    if method == "max":
-        return probs.max(axis=0)
-    if method == "mean":
-        return probs.mean(axis=0)
-    raise ValueError(f"aggregate must be 'max' or 'mean', got {method!r}")
+    """Song-level class probabilities from window probabilities (windows, classes): ``max``, ``mean``
+    or ``top<k>`` (the mean of the k most probable windows), see
+    :func:`jointist.recognition_calibration.aggregate_windows`."""
+    return recognition_calibration.aggregate_windows(probs, method)
 
 
 # -- the user-facing objects ----------------------------------------------------------------------
@@ -339,10 +336,20 @@ def aggregate_windows(probs: np.ndarray, method: str = "max") -> np.ndarray:
 class Recognizer:
     """A loaded instrument recognizer: which classes play in a recording.
 
+    A song's instruments are decided by the model card's
+    :class:`~jointist.recognition_calibration.SongDecision`: its window probabilities aggregated
+    (``aggregate``), compared with per-class ``thresholds``, and at least ``min_instruments`` and at
+    most ``max_instruments`` classes kept (the most probable). Cards written before song-level
+    calibration (``jobs/calibrate_recognizer.py``) have no bounds on the count: classes above
+    threshold, as before.
+
     Args:
         model: model file holding a recognizer (None: the shipped recognizer).
         thresholds: per-class (39,) or one threshold (default: the model card's, else 0.5).
-        aggregate: ``max`` or ``mean`` over windows (default: the model card's, else ``max``).
+        aggregate: ``max``, ``mean`` or ``top<k>`` over windows (default: the model card's, else ``max``).
+
+    The count bounds are the card's; set ``min_instruments`` / ``max_instruments`` (None: no cap) on
+    the object to change them.
     """
 
     def __init__(
@@ -362,10 +369,19 @@ class Recognizer:
         chosen = np.asarray(thresholds if thresholds is not None else stored, np.float64)
         self.thresholds = np.broadcast_to(chosen, (NUM_CLASSES,))
         self.aggregate = aggregate or self.card.aggregate or "max"
+        self.min_instruments: int = self.card.min_instruments
+        self.max_instruments: int | None = self.card.max_instruments
+        _ = self.decision  # a bad aggregate or count bound fails here, not on the first song
         self.device = device
         self.batch_size = batch_size
         self.progress = progress
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
+
+    @property
+    def decision(self) -> SongDecision:
+        """The rule that turns a song's window probabilities into its instruments."""
+        return SongDecision(thresholds=tuple(self.thresholds), aggregate=self.aggregate,
+                            min_instruments=self.min_instruments, max_instruments=self.max_instruments)
 
     def window_probabilities(self, audio: np.ndarray) -> np.ndarray:
         """(windows, 39) class probabilities of each of the chunker's windows of a song."""
@@ -374,10 +390,8 @@ class Recognizer:
         return out["class_probs"]
 
     def decide(self, window_probs: np.ndarray) -> dict[int, float]:
-        """Classes whose song-level probability reaches their threshold, most likely first."""
-        song = aggregate_windows(window_probs, self.aggregate)
-        found = {int(c): float(song[c]) for c in np.flatnonzero(song >= self.thresholds)}
-        return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+        """The song's classes with their song-level probabilities, most likely first."""
+        return self.decision.decide(window_probs)
 
     def recognize(self, audio: np.ndarray) -> dict[int, float]:
         """Detected classes with their song-level probabilities, most likely first."""
