@@ -2,7 +2,8 @@
 # Train the shipped models side by side on one GPU, in commands shorter than the borrowed machine's
 # 10-minute limit; each call resumes from the runs' last checkpoints.
 #   bash jobs/gpu/train.sh NAME MINUTES [RUN=STEPS ...]
-# RUN is one of the runs below (transcriber, transcriber_big, separator, recognizer, recognizer_ft);
+# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_v, separator, recognizer,
+# recognizer_ft, recognizer_style);
 # with none named, the three shipped roles train. NAME names the runs ($JOINTIST_GPU_HOME/runs/NAME-RUN);
 # each call trains each run MINUTES more (Lightning's max_time counts from the time its last
 # checkpoint recorded) or until it reaches its STEPS, the length of its one-cycle learning-rate
@@ -23,7 +24,8 @@ declare -A steps=()
 for kv in "$@"; do steps[${kv%%=*}]=${kv#*=}; done
 [ ${#steps[@]} -gt 0 ] || steps=([transcriber]=100000 [separator]=100000 [recognizer]=100000)
 # CPU cores for data loading, out of the machine's 16
-declare -A workers=([transcriber]=5 [transcriber_big]=5 [separator]=8 [recognizer]=3 [recognizer_ft]=4)
+declare -A workers=([transcriber]=5 [transcriber_big]=5 [transcriber_ft]=5 [transcriber_v]=5 [separator]=8 [recognizer]=3
+                    [recognizer_ft]=4 [recognizer_style]=4)
 transcriber="experiment=transcriber_synth data.batch_size=16 task.optimizer.lr=2e-3 trainer.precision=32-true data.train_examples_per_epoch=32000 callbacks.checkpoint.save_top_k=-1"
 recognizer="experiment=recognizer_synth data.batch_size=32 data.train_examples_per_epoch=32000"
 declare -A args=(
@@ -36,6 +38,12 @@ declare -A args=(
   [recognizer]="$recognizer task.optimizer.lr=5e-4"
   # the shipped recognizer (its validation loss rose after 1500 steps on 1620 tracks) fine-tuned on new songs
   [recognizer_ft]="$recognizer task.optimizer.lr=2e-4 task.pretrained={recognizer:$repo/jointist/weights/jointist.pt}"
+  # the third session's corpus has classical styles and jazz held out; these runs augment their windows
+  # (stem gains, dropout, pitch shift, remixing) and the transcribers learn velocity:
+  # the shipped transcriber fine-tuned (its velocity head starts fresh), and the same layout from scratch
+  [transcriber_ft]="$transcriber model.trunk_channels=[24,64] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true task.optimizer.lr=1e-3 task.pretrained={transcriber:$repo/jointist/weights/jointist.pt}"
+  [transcriber_v]="$transcriber model.trunk_channels=[24,64] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true"
+  [recognizer_style]="$recognizer task.optimizer.lr=3e-4 data.augment.enabled=true task.pretrained={recognizer:$repo/jointist/weights/jointist.pt}"
 )
 for run in "${!steps[@]}"; do
   [ -n "${args[$run]:-}" ] || { echo "unknown run $run (known: ${!args[*]})" >&2; exit 2; }

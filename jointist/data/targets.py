@@ -97,11 +97,20 @@ def class_rolls(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Onset and frame rolls ``(K, num_frames, 88)`` of ``notes`` (class -> notes, times relative to
     the window) for each of ``classes``, drums by the drum rule; a class without notes gets empty rolls."""
+    onset, frame, _ = class_rolls_with_velocity(notes, classes, num_frames=num_frames)
+    return onset, frame
+
+
+def class_rolls_with_velocity(
+    notes: Mapping[int, NoteArray], classes: Sequence[int], *, num_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`class_rolls` and the velocity rolls (velocity / 127 on each onset cell, 0 elsewhere)."""
     onset = np.zeros((len(classes), num_frames, N_PITCHES), np.float32)
     frame = np.zeros_like(onset)
+    velocity = np.zeros_like(onset)
     for j, c in enumerate(classes):
         part = notes.get(int(c))
         if part is not None and len(part):
             rolls = notes_to_rolls(part, num_frames=num_frames, is_drum=int(c) == DRUMS.index)
-            onset[j], frame[j] = rolls.onset, rolls.frame
-    return onset, frame
+            onset[j], frame[j], velocity[j] = rolls.onset, rolls.frame, rolls.velocity
+    return onset, frame, velocity

@@ -56,10 +56,12 @@ MODEL_REGISTRY: dict[str, type[JointistModel]] = {}
 
 
 class TranscriberOutput(NamedTuple):
-    """Onset and frame logits, shaped (batch, instrument, time, 88) (or (batch, time, 88) agnostic)."""
+    """Onset and frame logits, shaped (batch, instrument, time, 88) (or (batch, time, 88) agnostic),
+    and, from a model with a velocity head, velocity logits of the same shape (sigmoid: velocity / 127)."""
 
     onset: torch.Tensor
     frame: torch.Tensor
+    velocity: torch.Tensor | None = None
 
 
 @runtime_checkable
@@ -201,8 +203,15 @@ class ModelCard:
         trained_steps: optimiser steps behind these weights (None: unknown).
         training_data: a short description of the data it was trained on (no machine paths).
         decode: note-decoding thresholds (transcribers), see :class:`~jointist.postprocess.DecodeConfig`.
-        thresholds: per-class decision thresholds (recognizers), 39 values.
-        aggregate: how window probabilities become a song's (recognizers): ``max`` or ``mean``.
+        thresholds: per-class decision thresholds (recognizers), 39 values, compared with the song
+            probabilities (tuned on validation windows by training; on validation songs by
+            ``jobs/calibrate_recognizer.py``).
+        aggregate: how window probabilities become a song's (recognizers): ``max``, ``mean`` or
+            ``top<k>`` (the mean of the k most probable windows).
+        min_instruments, max_instruments: how many classes a song is given at least and at most
+            (recognizers; the most probable ones; None: no cap). Together with ``thresholds`` and
+            ``aggregate`` they make the :class:`~jointist.recognition_calibration.SongDecision`;
+            the defaults (0, None) are the rule of cards written before they existed.
         notes: free text (how it was made).
     """
 
@@ -216,6 +225,8 @@ class ModelCard:
     decode: dict[str, Any] | None = None
     thresholds: list[float] | None = None
     aggregate: str | None = None
+    min_instruments: int = 0
+    max_instruments: int | None = None
     notes: str = ""
 
     def __post_init__(self) -> None:

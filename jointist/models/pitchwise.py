@@ -99,6 +99,8 @@ class PitchwiseTranscriber(JointistModel):
         film_layers: conditioned 1x1 layers per branch.
         refine_dilation: dilation of the refinement's temporal convolution.
         dropout: dropout on the trunk's output features.
+        velocity: a velocity head (Onsets and Frames' velocity regression): a 1x1 layer on the
+            conditioned onset branch predicting each onset's MIDI velocity / 127.
     """
 
     role = "transcriber"
@@ -115,6 +117,7 @@ class PitchwiseTranscriber(JointistModel):
         film_layers: int = 2,
         refine_dilation: int = 2,
         dropout: float = 0.1,
+        velocity: bool = False,
     ) -> None:
         super().__init__()
         if len(trunk_channels) != 2:
@@ -146,6 +149,7 @@ class PitchwiseTranscriber(JointistModel):
         )
         init_prior(self.onset_out)
         init_prior(self.refine[-1])
+        self.velocity_out = nn.Conv2d(head_channels, 1, 1) if velocity else None
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> per-clip features (batch, C, T, 88): everything that does not depend
@@ -171,10 +175,12 @@ class PitchwiseTranscriber(JointistModel):
         def per_row(x: torch.Tensor) -> torch.Tensor:
             return x.unsqueeze(1).expand(b, k, *x.shape[1:]).reshape(b * k, *x.shape[1:])
 
-        onset = self.onset_out(self.onset_branch(per_row(self.onset_branch.shared(features)), cond))  # (rows, 1, T, 88)
+        onset_hidden = self.onset_branch(per_row(self.onset_branch.shared(features)), cond)
+        onset = self.onset_out(onset_hidden)  # (rows, 1, T, 88)
         hidden = self.frame_branch(per_row(self.frame_branch.shared(features)), cond)
         frame = self.refine(torch.cat([hidden, torch.sigmoid(onset).detach()], dim=1))
-        return TranscriberOutput(onset.view(b, k, t, f), frame.view(b, k, t, f))
+        velocity = None if self.velocity_out is None else self.velocity_out(onset_hidden).view(b, k, t, f)
+        return TranscriberOutput(onset.view(b, k, t, f), frame.view(b, k, t, f), velocity)
 
     def forward(self, audio: torch.Tensor, instruments: torch.Tensor) -> TranscriberOutput:
         """audio (batch, samples), instruments (batch, K) class indices -> logits (batch, K, T, 88)."""

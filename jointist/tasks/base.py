@@ -15,6 +15,7 @@ of either exports one multi-role model file. Everything about the schedule is da
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,12 @@ from torch import nn
 from jointist.data.slakh import TrackInfo
 from jointist.models.base import JointistModel, ModelCard
 from jointist.models.serialize import CheckpointError, load_model
+
+log = logging.getLogger(__name__)
+
+ADDED_HEADS = ("velocity",)
+"""Model switches that only add an output head (``<name>_out``): a pretrained model without the head
+loads into one with it, and the head starts from scratch."""
 
 __all__ = ["JointistTask"]
 
@@ -80,12 +87,20 @@ class JointistTask(pl.LightningModule):
         """Load the ``role`` model of a model file or checkpoint into this task's model of that role."""
         source, card = load_model(path, role=role)
         target = self.model_of(role)
-        if type(source) is not type(target) or source.init_args != target.init_args:
+        # a switch that only adds a head (a velocity head) may differ: that head starts fresh
+        added = {k for k in ADDED_HEADS if not source.init_args.get(k) and target.init_args.get(k)}
+        same = {k: v for k, v in source.init_args.items() if k not in added}
+        if type(source) is not type(target) or same != {k: v for k, v in target.init_args.items() if k not in added}:
             raise CheckpointError(
                 f"pretrained {role} {path} is a {card.class_name}({card.init_args}); this task's is "
                 f"{type(target).__name__}({target.init_args})"
             )
-        target.load_state_dict(source.state_dict())
+        missing, unexpected = target.load_state_dict(source.state_dict(), strict=False)
+        fresh = [k for k in missing if k.split(".")[0] not in {f"{a}_out" for a in added}]
+        if fresh or unexpected:
+            raise CheckpointError(f"pretrained {role} {path}: missing {fresh}, unexpected {unexpected}")
+        if missing:
+            log.info("pretrained %s: %s start from scratch", role, ", ".join(missing))
         self.pretrained_cards[role] = card
 
     def frozen(self, role: str) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from jointist.data.slakh import Example, TrackInfo
-from jointist.data.targets import class_rolls, notes_to_rolls
+from jointist.data.targets import class_rolls_with_velocity, notes_to_rolls
 from jointist.instruments import NUM_CLASSES
 from jointist.metrics import merge_pitched
 
@@ -61,8 +61,17 @@ def sample_instruments(
 
 def rolls_for(examples: list[Example], instruments: np.ndarray, *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Onset and frame targets (B, K, frames, 88) for the chosen classes of each clip."""
-    both = [class_rolls(ex.notes, instruments[i], num_frames=frames) for i, ex in enumerate(examples)]
-    return torch.from_numpy(np.stack([o for o, _ in both])), torch.from_numpy(np.stack([f for _, f in both]))
+    onset, frame, _ = rolls_with_velocity_for(examples, instruments, frames=frames)
+    return onset, frame
+
+
+def rolls_with_velocity_for(
+    examples: list[Example], instruments: np.ndarray, *, frames: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Onset, frame and velocity targets (B, K, frames, 88) for the chosen classes of each clip."""
+    rolls = [class_rolls_with_velocity(ex.notes, instruments[i], num_frames=frames) for i, ex in enumerate(examples)]
+    onset, frame, velocity = (torch.from_numpy(np.stack([r[n] for r in rolls])) for n in range(3))
+    return onset, frame, velocity
 
 
 def agnostic_rolls(examples: list[Example], *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -42,7 +42,8 @@ def outputs(model: JointistModel, inputs: tuple[torch.Tensor, ...]) -> list[torc
         audio, instruments = inputs
         features = model.features(audio)
         agnostic = model.agnostic(features)
-        return [*model.heads(features, instruments), *(agnostic if agnostic is not None else ())]
+        heads = [t for t in model.heads(features, instruments) if t is not None]  # None: a head the model lacks
+        return [*heads, *(t for t in agnostic or () if t is not None)]
     if model.role == "separator":
         audio, *conditions = inputs
         return [model.heads(model.features(audio), *conditions)]

@@ -69,7 +69,7 @@ def test_agnostic_terms_count_only_with_an_agnostic_head_and_their_targets():
 
 def test_losses_are_taken_in_float32_from_bf16_logits():
     onset, frame = rolls()
-    total, parts = TranscriptionLoss()(TranscriberOutput(*(t.bfloat16() for t in logits_for(onset, frame))), onset, frame)
+    total, parts = TranscriptionLoss()(TranscriberOutput(*(t.bfloat16() for t in logits_for(onset, frame)[:2])), onset, frame)
     assert total.dtype == torch.float32 and all(p.dtype == torch.float32 for p in parts.values())
     present = torch.zeros(2, 39)
     present[0, 3] = 1
