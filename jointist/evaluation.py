@@ -366,7 +366,8 @@ def tune_decode(
                 config = dataclasses.replace(transcriber.decode, onset_threshold=on_t, frame_threshold=fr_t,
                                              shared_onset_ratio=ratio)
                 pieces = [
-                    evaluate_piece(tid, ref, decode_tracks(onset / 255.0, frame / 255.0, classes, config=config))
+                    evaluate_piece(tid, ref, decode_tracks(onset / 255.0, frame / 255.0, classes, config=config),
+                                   velocity=False)
                     for tid, ref, classes, onset, frame in cached
                 ]
                 scores[(on_t, fr_t, ratio)] = tune_score(summarise(pieces), objective)

@@ -106,6 +106,24 @@ def match_counts(ref: NoteArray, est: NoteArray, *, with_offset: bool) -> Counts
     return Counts(len(matches), len(ref), len(est))
 
 
+def match_velocity_counts(ref: NoteArray, est: NoteArray) -> Counts:
+    """Notes matched on onset, pitch and velocity (mir_eval's ``transcription_velocity``: estimated
+    velocities are mapped onto the reference's scale by least squares over the onset matches, then
+    must lie within 10% of its range); offsets are ignored."""
+    if len(ref) == 0 or len(est) == 0:
+        return Counts(0, len(ref), len(est))
+    import mir_eval
+
+    ref_iv, ref_hz = _intervals(ref)
+    est_iv, est_hz = _intervals(est)
+    matches = mir_eval.transcription_velocity.match_notes(
+        ref_iv, ref_hz, ref.velocity.astype(np.float64), est_iv, est_hz, est.velocity.astype(np.float64),
+        onset_tolerance=ONSET_TOLERANCE_S, pitch_tolerance=50.0, offset_ratio=None,
+        offset_min_tolerance=OFFSET_MIN_TOLERANCE_S,
+    )
+    return Counts(len(matches), len(ref), len(est))
+
+
 def _frame_counts(ref: NoteArray, est: NoteArray, *, is_drum: bool, num_frames: int) -> Counts:
     r = notes_to_rolls(ref, num_frames=num_frames, is_drum=is_drum).frame > 0
     e = notes_to_rolls(est, num_frames=num_frames, is_drum=is_drum).frame > 0
@@ -123,6 +141,8 @@ class PieceScores:
     flat_onset: Counts = Counts()
     flat_offset: Counts = Counts()
     flat_frame: Counts = Counts()
+    velocity: dict[int, Counts] = field(default_factory=dict)  # onset, pitch and velocity
+    flat_velocity: Counts = Counts()
     reference: tuple[int, ...] = ()  # classes with notes in the reference
     predicted: tuple[int, ...] = ()  # classes with notes in the estimate
 
@@ -132,8 +152,11 @@ def merge_pitched(tracks: Mapping[int, NoteArray]) -> NoteArray:
     return NoteArray.concatenate([n for c, n in tracks.items() if c != DRUMS.index])
 
 
-def evaluate_piece(piece: str, reference: Mapping[int, NoteArray], estimate: Mapping[int, NoteArray]) -> PieceScores:
-    """Score one piece: notes per class index for the reference and the estimate."""
+def evaluate_piece(
+    piece: str, reference: Mapping[int, NoteArray], estimate: Mapping[int, NoteArray], *, velocity: bool = True
+) -> PieceScores:
+    """Score one piece: notes per class index for the reference and the estimate (``velocity``: also
+    the note-with-velocity matches)."""
     ref = {c: n for c, n in reference.items() if len(n)}
     est = {c: n for c, n in estimate.items() if len(n)}
     end_s = max([float(n.offset_s.max()) for n in (*ref.values(), *est.values())] + [0.0])
@@ -145,7 +168,11 @@ def evaluate_piece(piece: str, reference: Mapping[int, NoteArray], estimate: Map
         scores.onset[c] = match_counts(r, e, with_offset=False)
         scores.offset[c] = scores.onset[c] if drum else match_counts(r, e, with_offset=True)
         scores.frame[c] = _frame_counts(r, e, is_drum=drum, num_frames=num_frames)
+        if velocity:
+            scores.velocity[c] = match_velocity_counts(r, e)
     flat_ref, flat_est = merge_pitched(ref), merge_pitched(est)
+    if velocity:
+        scores.flat_velocity = match_velocity_counts(flat_ref, flat_est)
     scores.flat_onset = match_counts(flat_ref, flat_est, with_offset=False)
     scores.flat_offset = match_counts(flat_ref, flat_est, with_offset=True)
     scores.flat_frame = _frame_counts(flat_ref, flat_est, is_drum=False, num_frames=num_frames)
@@ -169,6 +196,7 @@ class TranscriptionReport:
     multi_instrument: dict[str, float]
     frame: dict[str, float]
     per_instrument: dict[str, dict[str, float]]  # class name -> {onset, offset, pieces, predicted_absent}
+    velocity: dict[str, float] = field(default_factory=dict)  # note-with-velocity F1: flat, instrument, multi_instrument
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -193,6 +221,9 @@ class TranscriptionReport:
             "",
             f"Frame F1: instrument-wise pooled {self.frame['instrument']:.3f}, flat {self.frame['flat']:.3f}",
             "",
+            *([f"Note-with-velocity F1 (onset, pitch, velocity): flat {self.velocity['flat']:.3f}, "
+               f"instrument-wise {self.velocity['instrument']:.3f}, multi-instrument {self.velocity['multi_instrument']:.3f}",
+               ""] if self.velocity else []),
             "| instrument | pieces | onset F1 | onset+offset F1 | predicted but absent |",
             "|---|---:|---:|---:|---:|",
         ]
@@ -238,14 +269,21 @@ def summarise(pieces: Sequence[PieceScores]) -> TranscriptionReport:
         row["predicted_absent"] = sum(c in p.predicted and c not in p.reference for p in pieces)
         per_instrument[by_index(c).name] = row
 
-    pooled = {"onset": Counts(), "offset": Counts()}
+    pooled = {"onset": Counts(), "offset": Counts(), "velocity": Counts()}
     frame_pooled, flat_frame = Counts(), Counts()
     for p in pieces:
         for c in p.onset:
             pooled["onset"] = pooled["onset"] + p.onset[c]
             pooled["offset"] = pooled["offset"] + p.offset[c]
+            pooled["velocity"] = pooled["velocity"] + p.velocity.get(c, Counts())
             frame_pooled = frame_pooled + p.frame[c]
         flat_frame = flat_frame + p.flat_frame
+    velocity = {} if not any(p.velocity for p in pieces) else {
+        "flat": _mean([p.flat_velocity.f1 for p in pieces if not p.flat_velocity.empty]),
+        "instrument": _mean([_mean([p.velocity[c].f1 for p in pieces if c in p.reference and c in p.velocity])
+                             for c in classes if any(c in p.reference and c in p.velocity for p in pieces)]),
+        "multi_instrument": pooled["velocity"].f1,
+    }
     return TranscriptionReport(
         pieces=len(pieces),
         flat=flat,
@@ -259,6 +297,7 @@ def summarise(pieces: Sequence[PieceScores]) -> TranscriptionReport:
         },
         frame={"instrument": frame_pooled.f1, "flat": flat_frame.f1},
         per_instrument=per_instrument,
+        velocity=velocity,
     )
 
 

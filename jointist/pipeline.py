@@ -158,7 +158,7 @@ class _InstrumentStage:
 
 class TranscribeStage(_InstrumentStage):
     """The conditioned transcriber for a fixed list of instrument classes: ``onset`` and ``frame``
-    probabilities (batch, time, K, 88).
+    probabilities (batch, time, K, 88), and ``velocity`` (velocity / 127) from a model with a velocity head.
 
     The shared features are computed once per window; the heads run ``instruments_per_pass``
     instruments at a time from them, which bounds memory for ``instruments="all"``.
@@ -172,15 +172,17 @@ class TranscribeStage(_InstrumentStage):
         self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
     ) -> dict[str, StageOutput]:
         features = self.model.features(audio)
-        onsets, frames = [], []
+        parts: dict[str, list[torch.Tensor]] = {"onset": [], "frame": [], "velocity": []}
         for _, group in self.groups(len(audio), audio.device):
             out = self.model.heads(features, group)
-            onsets.append(torch.sigmoid(out.onset))
-            frames.append(torch.sigmoid(out.frame))
+            parts["onset"].append(torch.sigmoid(out.onset))
+            parts["frame"].append(torch.sigmoid(out.frame))
+            velocity = getattr(out, "velocity", None)
+            if velocity is not None:
+                parts["velocity"].append(torch.sigmoid(velocity))
         # (batch, K, time, 88) -> time first
-        onset = torch.cat(onsets, dim=1).permute(0, 2, 1, 3)
-        frame = torch.cat(frames, dim=1).permute(0, 2, 1, 3)
-        return {"onset": StageOutput(onset, "frames"), "frame": StageOutput(frame, "frames")}
+        return {name: StageOutput(torch.cat(value, dim=1).permute(0, 2, 1, 3), "frames")
+                for name, value in parts.items() if value}
 
 
 class SeparateStage(_InstrumentStage):
@@ -522,8 +524,9 @@ class Transcriber:
         out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
                                     stems_sample_rate=stems_sample_rate)
         onset, frame = out["onset"], out["frame"]
+        velocity = out["velocity"].astype(np.float32) / Posteriorgram.SCALE if "velocity" in out else None
         notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
-                              classes, config=self.decode)
+                              classes, config=self.decode, velocity=velocity)
         tracks = self._results(chosen, notes, out, stem_paths, stems_sample_rate)
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 

@@ -59,11 +59,14 @@ def decode_notes(
     config: DecodeConfig = DecodeConfig(),
     fps: int = FRAMES_PER_SECOND,
     offset_s: float = 0.0,
+    velocity: np.ndarray | None = None,
 ) -> NoteArray:
     """Notes from onset and frame probabilities of one instrument, each (T, 88).
 
     Args:
         offset_s: time of frame 0 (for windows that do not start at 0).
+        velocity: (T, 88) velocity / 127 from a velocity head: each note takes the value at its onset
+            frame (1..127); None gives every note ``config.velocity``.
     """
     onset = np.asarray(onset, dtype=np.float32)
     frame = np.asarray(frame, dtype=np.float32)
@@ -75,7 +78,7 @@ def decode_notes(
     if is_drum:
         on = starts_t / fps + offset_s
         off = np.minimum(on + config.drum_note_s, num_frames / fps + offset_s)  # not past the audio
-        return NoteArray.from_arrays(on, off, starts_p + MIN_MIDI, np.full(len(on), config.velocity))
+        return NoteArray.from_arrays(on, off, starts_p + MIN_MIDI, _velocities(velocity, starts_t, starts_p, config))
     on_list, off_list, pitch_list = [], [], []
     active = frame >= config.frame_threshold
     min_frames = max(1, int(round(config.min_note_s * fps)))
@@ -96,7 +99,16 @@ def decode_notes(
                 pitch_list.append(p + MIN_MIDI)
     on = np.asarray(on_list, np.float64) / fps + offset_s
     off = np.asarray(off_list, np.float64) / fps + offset_s
-    return NoteArray.from_arrays(on, off, pitch_list, np.full(len(on_list), config.velocity))
+    vel = _velocities(velocity, np.asarray(on_list, np.int64), np.asarray(pitch_list, np.int64) - MIN_MIDI, config)
+    return NoteArray.from_arrays(on, off, pitch_list, vel)
+
+
+def _velocities(velocity: np.ndarray | None, frames: np.ndarray, keys: np.ndarray, config: DecodeConfig) -> np.ndarray:
+    """MIDI velocities (1..127) of notes starting at ``frames`` on ``keys``, read from a (T, 88) velocity
+    roll (velocity / 127), or the fixed ``config.velocity``."""
+    if velocity is None:
+        return np.full(len(frames), config.velocity)
+    return np.clip(np.rint(np.asarray(velocity, np.float32)[frames, keys] * 127.0), 1, 127).astype(np.int64)
 
 
 def suppress_shared_onsets(onset: np.ndarray, ratio: float, *, pitched: np.ndarray | None = None) -> np.ndarray:
@@ -127,10 +139,11 @@ def suppress_shared_onsets(onset: np.ndarray, ratio: float, *, pitched: np.ndarr
 
 def decode_tracks(
     onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
-    fps: int = FRAMES_PER_SECOND,
+    fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None,
 ) -> dict[int, NoteArray]:
     """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
-    classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first."""
+    classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first;
+    ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities."""
     classes = [int(c) for c in classes]
     onset = np.asarray(onset, dtype=np.float32)
     frame = np.asarray(frame, dtype=np.float32)
@@ -139,6 +152,7 @@ def decode_tracks(
     drums = np.array([c == DRUMS.index for c in classes], bool)
     onset = suppress_shared_onsets(onset, config.shared_onset_ratio, pitched=~drums)
     return {
-        c: decode_notes(onset[:, j], frame[:, j], is_drum=bool(drums[j]), config=config, fps=fps)
+        c: decode_notes(onset[:, j], frame[:, j], is_drum=bool(drums[j]), config=config, fps=fps,
+                        velocity=None if velocity is None else velocity[:, j])
         for j, c in enumerate(classes)
     }

@@ -72,3 +72,39 @@ def test_shared_onsets_go_to_the_most_likely_pitched_instrument():
     assert sorted(independent[4].pitch.tolist()) == [60, 71]
     with pytest.raises(ValueError, match="time, 2, 88"):
         decode_tracks(onset, frame, [0, 4])
+
+
+def test_notes_take_their_velocity_from_the_velocity_roll_at_their_onset():
+    from jointist.postprocess import decode_notes, decode_tracks
+
+    onset = np.zeros((50, 88), np.float32)
+    frame = np.zeros((50, 88), np.float32)
+    velocity = np.zeros((50, 88), np.float32)
+    onset[10, 39], frame[10:20, 39], velocity[10, 39] = 0.9, 0.9, 100 / 127  # middle C (key 39)
+    onset[30, 43], frame[30:45, 43], velocity[30, 43] = 0.9, 0.9, 0.2
+    notes = decode_notes(onset, frame, velocity=velocity)
+    assert notes.pitch.tolist() == [60, 64] and notes.velocity.tolist() == [100, 25]
+    assert decode_notes(onset, frame).velocity.tolist() == [100, 100]  # no velocity head: the fixed default
+    drums = decode_notes(onset, frame, is_drum=True, velocity=velocity)
+    assert drums.velocity.tolist() == [100, 25]
+    tracks = decode_tracks(onset[:, None], frame[:, None], [0], velocity=velocity[:, None])
+    assert tracks[0].velocity.tolist() == [100, 25]
+
+
+def test_velocity_f1_rewards_the_right_dynamics():
+    from jointist.metrics import evaluate_piece, summarise
+
+    from jointist.notes import NoteArray
+
+    def notes(velocities):
+        return NoteArray.from_arrays([0.5, 1.5, 2.5, 3.5], [1.0, 2.0, 3.0, 4.0], [60, 62, 64, 65], velocities)
+
+    # mir_eval rescales the estimate's velocities onto the reference's by least squares: a consistent
+    # scale (here louder throughout) is right, shuffled dynamics or one fixed velocity are not
+    ref = notes([30, 60, 90, 120])
+    right = summarise([evaluate_piece("p", {0: ref}, {0: notes([50, 76, 104, 127])})])
+    wrong = summarise([evaluate_piece("p", {0: ref}, {0: notes([90, 30, 120, 60])})])
+    fixed = summarise([evaluate_piece("p", {0: ref}, {0: notes([100, 100, 100, 100])})])
+    assert right.flat["onset"] == wrong.flat["onset"] == fixed.flat["onset"] == 1.0  # the notes are right each time
+    assert right.velocity["flat"] == 1.0 and wrong.velocity["flat"] == fixed.velocity["flat"] == 0.0
+    assert "Note-with-velocity F1" in right.to_markdown()

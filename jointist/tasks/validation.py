@@ -126,7 +126,7 @@ class TranscriptionValidation:
             # frame k covers [k - 0.5, k + 0.5) / fps: onsets from -5 ms on belong to the window
             window_s = (frames - 0.5) / FRAMES_PER_SECOND
             reference = {c: n.starting_within(-0.5 / FRAMES_PER_SECOND, window_s) for c, n in ex.notes.items()}
-            self._scores.append(evaluate_piece(f"{ex.track_id}@{ex.start_s}", reference, estimate))
+            self._scores.append(evaluate_piece(f"{ex.track_id}@{ex.start_s}", reference, estimate, velocity=False))
             agnostic = transcriber.agnostic(features[i: i + 1])  # what the shared trunk alone hears
             if agnostic is not None:
                 pitched = merge_pitched(reference)
