@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="the model file to write (every model of MODEL, the recognizer's card calibrated)")
     parser.add_argument("--max-tracks", type=int, default=None, help="at most this many songs per split")
     parser.add_argument("--split", default="validation", help="the split the rule is fitted on")
-    parser.add_argument("--test-split", default="test", help="the held-out split it is reported on ('' for none)")
+    parser.add_argument("--test-split", nargs="*", default=["test"],
+                        help="the held-out split(s) it is reported on (e.g. test test_style; none: no report)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds that choose the settings")
     parser.add_argument("--seed", type=int, default=0, help="assignment of songs to folds")
     parser.add_argument("--device", default="cpu")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recognizer = Recognizer(args.model, device=args.device)
         songs: dict[str, RecognizedSongs] = {}
-        for split in filter(None, (args.split, args.test_split)):
+        for split in dict.fromkeys(filter(None, (args.split, *args.test_split))):
             songs[split] = recognize_split(recognizer, args.data_root, split, max_tracks=args.max_tracks,
                                            progress=args.progress)
     except (CheckpointError, DatasetError, FileNotFoundError) as err:
