@@ -26,6 +26,7 @@ from jointist.metrics import (
     TranscriptionReport,
     evaluate_piece,
     evaluate_separation,
+    finite_or_none,
     recognition_scores,
     summarise,
     summarise_separation,
@@ -175,6 +176,11 @@ def evaluate_split(
     return scores.transcription, scores.pieces
 
 
+def _strict_json(doc: object) -> str:
+    """``doc`` as strict JSON: an undefined score (NaN, infinite) is written ``null``, never a bare ``NaN``."""
+    return json.dumps(finite_or_none(doc), indent=1, allow_nan=False)
+
+
 def write_report(
     report: TranscriptionReport, out_dir: str | os.PathLike[str], *, meta: dict | None = None,
     separation: SeparationReport | None = None,
@@ -189,7 +195,7 @@ def write_report(
     if separation is not None:
         doc["separation"] = separation.to_dict()
         markdown += "\n\n" + separation.to_markdown()
-    for key, text in (("json", json.dumps(doc, indent=1)), ("markdown", markdown)):
+    for key, text in (("json", _strict_json(doc)), ("markdown", markdown)):
         atomic_write_text(paths[key], text + "\n")
     paths["chart"] = plot_f1_bars(report.per_instrument, out / "f1_per_instrument.png")
     if separation is not None:
@@ -294,7 +300,7 @@ def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "recognition.json", "markdown": out / "recognition.md"}
     text = {
-        "json": json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=1),
+        "json": _strict_json({k: r.to_dict() for k, r in reports.items()}),
         "markdown": "\n\n".join(f"### {k}\n\n{r.to_markdown()}" for k, r in reports.items()),
     }
     for key, path in paths.items():

@@ -2,6 +2,13 @@
 
 Every file is written atomically (a temporary file in the same folder, then a rename), so a killed
 run never leaves a truncated output behind.
+
+Several recordings can share one output folder: each writes under its own *output name*
+(:func:`output_names`): ``<name>.mid``, ``<name>.json``, ``<name>.pianoroll/<instrument>.png`` and
+``<name>.stems/<instrument>.wav`` (:class:`OutputPaths`). The name is the file's stem (``song`` for
+``song.wav``), or its whole file name (``song.flac``) when another input of the same run has that stem.
+The JSON records the source recording, so results written for another input are recognised
+(:meth:`OutputPaths.conflict`) and not overwritten unless asked.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +31,70 @@ from jointist.notes import NoteArray
 from jointist.plots import plot_pianoroll
 from jointist.results import Transcription
 
-__all__ = ["StemWriter", "notes_to_json", "transcription_json", "write_outputs"]
+__all__ = ["OutputPaths", "StemWriter", "notes_to_json", "output_names", "transcription_json", "write_outputs"]
+
+
+def output_names(inputs: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The output name of each input, in order: its stem (``song`` for ``dir/song.wav``), or its file
+    name (``song.flac``) when another input has the same stem.
+
+    Raises:
+        ValueError: two inputs have the same file name (in different folders), so their outputs
+            would collide; the message names them.
+    """
+    paths = [Path(p) for p in inputs]
+    stems = [p.stem for p in paths]
+    names = [p.name if stems.count(p.stem) > 1 else p.stem for p in paths]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ValueError(f"{paths[names.index(name)]} and {paths[i]} would both write {name}.*: "
+                             "transcribe them into different out= folders")
+    return names
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Where the results of one recording go in an output folder, under its output name."""
+
+    folder: Path
+    name: str
+
+    @property
+    def midi(self) -> Path:
+        return self.folder / f"{self.name}.mid"
+
+    @property
+    def json(self) -> Path:
+        return self.folder / f"{self.name}.json"
+
+    @property
+    def pianoroll_dir(self) -> Path:
+        return self.folder / f"{self.name}.pianoroll"
+
+    @property
+    def stems_dir(self) -> Path:
+        return self.folder / f"{self.name}.stems"
+
+    def conflict(self, source: str | os.PathLike[str]) -> str | None:
+        """Why writing results for ``source`` here would overwrite another recording's, or None.
+
+        Results are another recording's when the JSON names another source, or cannot be read, or is
+        missing while the MIDI file, the piano rolls or the stems are there.
+        """
+        if self.json.exists():
+            try:
+                recorded = json.loads(self.json.read_text()).get("source")
+            except (OSError, ValueError, AttributeError):
+                recorded = None
+            if recorded is None:
+                return f"{self.json} exists and does not say which recording it was written for"
+            if Path(recorded).resolve() != Path(source).resolve():
+                return f"{self.json} holds the results for {recorded}, not {source}"
+            return None
+        there = [p for p in (self.midi, self.pianoroll_dir, self.stems_dir) if p.exists()]
+        if there:
+            return f"{there[0]} exists and there is no {self.json.name} saying which recording it was written for"
+        return None
 
 
 def notes_to_json(tracks: Mapping[int, NoteArray], *, extra: Mapping[str, object] | None = None) -> str:
@@ -54,29 +125,39 @@ def transcription_json(result: Transcription) -> str:
 
 
 def write_outputs(
-    result: Transcription, out_dir: str | os.PathLike[str], *, name: str, plots: bool = True, stems: bool = True
+    result: Transcription, out_dir: str | os.PathLike[str], *, name: str, plots: bool = True, stems: bool = True,
+    folders_per_name: bool = False,
 ) -> dict[str, Path]:
-    """Write ``<name>.mid``, ``<name>.json``, with ``plots`` ``pianoroll/<instrument>.png``, and with
-    ``stems`` ``stems/<instrument>.wav`` for every instrument that was separated.
+    """Write ``<name>.mid``, ``<name>.json``, with ``plots`` a piano roll per instrument, and with
+    ``stems`` a WAV per instrument that was separated.
+
+    With ``folders_per_name`` the piano rolls go to ``<name>.pianoroll/<instrument>.png`` and the
+    stems to ``<name>.stems/<instrument>.wav`` (:class:`OutputPaths`), so recordings sharing the
+    folder keep their own; without, to ``pianoroll/`` and ``stems/`` (a folder that holds one
+    recording, as ``jointist-demo`` writes).
 
     Returns:
         what was written, by kind (``midi``, ``json``, ``pianoroll/<slug>``, ``stems/<slug>``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = {"midi": result.write_midi(out / f"{name}.mid")}
-    written["json"] = atomic_write_text(out / f"{name}.json", transcription_json(result))
+    paths = OutputPaths(out, name)
+    pianoroll_dir = paths.pianoroll_dir if folders_per_name else out / "pianoroll"
+    stems_dir = paths.stems_dir if folders_per_name else out / "stems"
+    # the JSON first: it names the recording, so a run killed before the rest is recognised as its own
+    written = {"json": atomic_write_text(paths.json, transcription_json(result))}
+    written["midi"] = result.write_midi(paths.midi)
     for track in result.tracks:
         slug = track.instrument.slug
         if plots:
             written[f"pianoroll/{slug}"] = plot_pianoroll(
-                track.frame.codes, track.notes, out / "pianoroll" / f"{slug}.png", title=track.instrument.name,
+                track.frame.codes, track.notes, pianoroll_dir / f"{slug}.png", title=track.instrument.name,
                 fps=track.frame.fps,
             )
         if stems and track.stem_path is not None:
             written[f"stems/{slug}"] = track.stem_path  # streamed there while separating
         elif stems and track.stem is not None:
-            written[f"stems/{slug}"] = write_audio(out / "stems" / f"{slug}.wav", track.stem, sample_rate=track.sample_rate)
+            written[f"stems/{slug}"] = write_audio(stems_dir / f"{slug}.wav", track.stem, sample_rate=track.sample_rate)
     return written
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 __all__ = [
     "DRUMS",
     "INSTRUMENTS",
@@ -206,26 +208,49 @@ def by_program(program: int, *, is_drum: bool = False) -> Instrument:
     return INSTRUMENTS[_PROGRAM_TO_CLASS[int(program)]]
 
 
+def _valid_names() -> str:
+    return ", ".join(inst.slug for inst in INSTRUMENTS)
+
+
+def _not_an_instrument(value: object, why: str) -> UnknownInstrumentError:
+    return UnknownInstrumentError(
+        f"{why}; valid names (case and punctuation ignored) are: {_valid_names()}; or give a class index "
+        f"0..{NUM_CLASSES - 1}"
+    )
+
+
 def by_name(name: str | int | Instrument) -> Instrument:
-    """Look a class up by name, alias, GM program name or index (as int or digit string).
+    """Look a class up by name, alias, GM program name or index (an int or a string of digits, 0-38).
 
     Raises:
-        UnknownInstrumentError: the name matches nothing; the message lists the valid names.
+        UnknownInstrumentError: the name matches nothing, or the value is a bool, a float, a negative or
+            out-of-range number (``[1.5]``, ``true`` and ``-1`` are mistakes, not instruments); the
+            message names the value and lists the valid names.
     """
     if isinstance(name, Instrument):
         return name
-    if isinstance(name, int):
-        return by_index(name)
-    key = _normalise(str(name))
-    if key.isdigit():
-        return by_index(int(key))
-    index = _name_table().get(key)
+    if isinstance(name, (bool, np.bool_)):
+        raise _not_an_instrument(name, f"{name!r} is a boolean, not an instrument")
+    if isinstance(name, (int, np.integer)):
+        if not 0 <= int(name) < NUM_CLASSES:
+            raise _not_an_instrument(name, f"instrument index {int(name)} is out of range 0..{NUM_CLASSES - 1}")
+        return INSTRUMENTS[int(name)]
+    if not isinstance(name, str):
+        raise _not_an_instrument(name, f"{name!r} ({type(name).__name__}) is not an instrument")
+    text = name.strip()
+    if text.isdigit():
+        return by_name(int(text))
+    if _NUMBER.fullmatch(text):
+        raise _not_an_instrument(name, f"{name!r} is not an instrument name or class index")
+    index = _name_table().get(_normalise(text))
     if index is None:
-        valid = ", ".join(inst.slug for inst in INSTRUMENTS)
-        raise UnknownInstrumentError(
-            f"unknown instrument {name!r}; valid names (case and punctuation ignored) are: {valid}"
-        )
+        raise _not_an_instrument(name, f"unknown instrument {name!r}")
     return INSTRUMENTS[index]
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(inf|infinity|nan)", re.IGNORECASE)
+"""Numbers that are not class indices (signed, fractional, exponent, inf, nan): rejected, never read as
+names (punctuation is ignored in names, so ``1.5`` would otherwise be class 15)."""
 
 
 def parse_instruments(spec: str | Iterable[str | int] | None) -> list[Instrument]:

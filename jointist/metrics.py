@@ -47,7 +47,7 @@ from jointist.recognition_calibration import set_scores
 __all__ = [
     "Counts", "PieceScores", "RecognitionReport", "SeparationPieceScores", "SeparationReport", "SourceScores",
     "TranscriptionReport", "average_precision", "evaluate_piece", "evaluate_separation", "match_counts",
-    "merge_pitched", "oracle_irm", "recognition_scores", "summarise", "summarise_separation", "whole_track_sdr_db", "energy_re_mixture_db",
+    "finite_or_none", "merge_pitched", "oracle_irm", "recognition_scores", "summarise", "summarise_separation", "whole_track_sdr_db", "energy_re_mixture_db",
 ]
 
 ONSET_TOLERANCE_S = 0.05
@@ -183,6 +183,18 @@ def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
+def _fmt_score(value: float, digits: int = 3) -> str:
+    """A score for a markdown table; ``n/a`` when it is undefined (NaN)."""
+    return f"{value:.{digits}f}" if np.isfinite(value) else "n/a"
+
+
+def _explain_na(lines: list[str], note: str) -> str:
+    """The lines joined, with ``note`` (one line saying what ``n/a`` means) after them when one shows n/a."""
+    if any("n/a" in line for line in lines):
+        lines = [*lines, "", note]
+    return "\n".join(lines)
+
+
 @dataclass
 class TranscriptionReport:
     """Aggregates over pieces; every F1 has an ``onset`` and an ``offset`` (onset+offset) version."""
@@ -199,9 +211,13 @@ class TranscriptionReport:
     velocity: dict[str, float] = field(default_factory=dict)  # note-with-velocity F1: flat, instrument, multi_instrument
 
     def to_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        """Plain JSON types; an undefined score (NaN: no piece had the notes it needs) becomes None."""
+        out: dict[str, object] = finite_or_none(dict(self.__dict__))
+        return out
 
     def to_markdown(self) -> str:
+        """Tables of the scores; an undefined one shows ``n/a``, explained below the tables."""
+        f = _fmt_score
         lines = [
             f"Transcription over {self.pieces} pieces (note F1, mir_eval, 50 ms onsets)",
             "",
@@ -216,22 +232,23 @@ class TranscriptionReport:
             ("instrument-wise, absent predicted = 0", self.instrumentwise_penalised),
             ("multi-instrument (MT3, pooled)", self.multi_instrument),
         ):
-            lines.append(f"| {name} | {row['onset']:.3f} | {row['offset']:.3f} |")
+            lines.append(f"| {name} | {f(row['onset'])} | {f(row['offset'])} |")
         lines += [
             "",
-            f"Frame F1: instrument-wise pooled {self.frame['instrument']:.3f}, flat {self.frame['flat']:.3f}",
+            f"Frame F1: instrument-wise pooled {f(self.frame['instrument'])}, flat {f(self.frame['flat'])}",
             "",
-            *([f"Note-with-velocity F1 (onset, pitch, velocity): flat {self.velocity['flat']:.3f}, "
-               f"instrument-wise {self.velocity['instrument']:.3f}, multi-instrument {self.velocity['multi_instrument']:.3f}",
+            *([f"Note-with-velocity F1 (onset, pitch, velocity): flat {f(self.velocity['flat'])}, "
+               f"instrument-wise {f(self.velocity['instrument'])}, multi-instrument {f(self.velocity['multi_instrument'])}",
                ""] if self.velocity else []),
             "| instrument | pieces | onset F1 | onset+offset F1 | predicted but absent |",
             "|---|---:|---:|---:|---:|",
         ]
         for name, row in self.per_instrument.items():
             lines.append(
-                f"| {name} | {int(row['pieces'])} | {row['onset']:.3f} | {row['offset']:.3f} | {int(row['predicted_absent'])} |"
+                f"| {name} | {int(row['pieces'])} | {f(row['onset'])} | {f(row['offset'])} | {int(row['predicted_absent'])} |"
             )
-        return "\n".join(lines)
+        return _explain_na(lines, "n/a: undefined, no piece had the reference (or predicted) notes this score "
+                                  "needs, e.g. pieces without reference notes; report.json holds null")
 
 
 def summarise(pieces: Sequence[PieceScores]) -> TranscriptionReport:
@@ -347,23 +364,28 @@ class RecognitionReport:
     true: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
+        """Plain JSON types; an undefined score (NaN: e.g. the AP of a class without positives) becomes None."""
+        out: dict[str, object] = finite_or_none(dict(self.__dict__))
+        return out
 
     def to_markdown(self) -> str:
+        """The scores; an undefined one shows ``n/a``, explained below the table."""
+        f = _fmt_score
         lines = [
-            f"Instrument recognition: mAP macro {self.map_macro:.3f}, weighted {self.map_weighted:.3f}; "
-            f"F1 macro {self.f1_macro:.3f}, weighted {self.f1_weighted:.3f}",
+            f"Instrument recognition: mAP macro {f(self.map_macro)}, weighted {f(self.map_weighted)}; "
+            f"F1 macro {f(self.f1_macro)}, weighted {f(self.f1_weighted)}",
             "",
-            f"Named sets: set F1 {self.set_f1:.3f} (precision {self.set_precision:.3f}, recall {self.set_recall:.3f}, "
-            f"mean per item); micro precision {self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1_micro:.3f}; "
-            f"{self.named:.1f} classes named vs {self.true:.1f} true per item",
+            f"Named sets: set F1 {f(self.set_f1)} (precision {f(self.set_precision)}, recall {f(self.set_recall)}, "
+            f"mean per item); micro precision {f(self.precision)}, recall {f(self.recall)}, F1 {f(self.f1_micro)}; "
+            f"{f(self.named, 1)} classes named vs {f(self.true, 1)} true per item",
             "",
             "| instrument | support | AP | F1 |",
             "|---|---:|---:|---:|",
         ]
         for name in self.ap:
-            lines.append(f"| {name} | {self.support[name]} | {self.ap[name]:.3f} | {self.f1[name]:.3f} |")
-        return "\n".join(lines)
+            lines.append(f"| {name} | {self.support[name]} | {f(self.ap[name])} | {f(self.f1[name])} |")
+        return _explain_na(lines, "n/a: undefined, no item had what this score needs (AP: a class without "
+                                  "positives); the JSON report holds null")
 
 
 def recognition_scores(
@@ -607,11 +629,13 @@ def evaluate_separation(
     return scores
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (in dicts, lists and tuples too) replaced by None and
+    numpy scalars made plain: what strict JSON (``json.dumps(..., allow_nan=False)``) accepts."""
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, np.integer):
@@ -649,7 +673,7 @@ class SeparationReport:
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON types; NaN (an empty mean) becomes None."""
-        out: dict[str, object] = _finite_or_none(dict(self.__dict__))
+        out: dict[str, object] = finite_or_none(dict(self.__dict__))
         return out
 
     def to_markdown(self) -> str:

@@ -24,7 +24,11 @@ from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
 from jointist.instruments import DRUMS
 from jointist.notes import NoteArray
 
-__all__ = ["DecodeConfig", "decode_notes", "decode_tracks", "suppress_shared_onsets"]
+__all__ = ["DecodeConfig", "DecodeConfigError", "decode_notes", "decode_tracks", "suppress_shared_onsets"]
+
+
+class DecodeConfigError(ValueError):
+    """A decoding setting out of its range (a threshold above 1, a negative duration, ...)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,39 @@ class DecodeConfig:
     """Across pitched instruments decoded together, an onset whose probability is below this share of
     the strongest instrument's onset at the same key (within one frame) is dropped: 1 lets only the
     most likely instrument keep a note, 0 (default) decodes every instrument independently."""
+
+    def __post_init__(self) -> None:
+        """Refuse values that would silently give no notes (or nonsense) with a message naming the field.
+
+        Raises:
+            DecodeConfigError: a threshold or ``shared_onset_ratio`` outside [0, 1], a negative
+                ``min_note_s`` or ``drum_note_s``, ``onset_frames`` below 1, ``velocity`` outside
+                1..127, or a value of the wrong type.
+        """
+        for name, what in (("onset_threshold", "a probability"), ("frame_threshold", "a probability"),
+                           ("shared_onset_ratio", "a share of the strongest onset")):
+            if not 0.0 <= self._number(name) <= 1.0:
+                raise DecodeConfigError(f"decode.{name} must be in [0, 1] ({what}), got {getattr(self, name)}")
+        for name in ("min_note_s", "drum_note_s"):
+            value = self._number(name)
+            if not (np.isfinite(value) and value >= 0.0):
+                raise DecodeConfigError(f"decode.{name} must be a duration >= 0 seconds, got {getattr(self, name)}")
+        if self._integer("onset_frames") < 1:
+            raise DecodeConfigError(f"decode.onset_frames must be >= 1 frame, got {self.onset_frames}")
+        if not 1 <= self._integer("velocity") <= 127:
+            raise DecodeConfigError(f"decode.velocity must be a MIDI velocity in 1..127, got {self.velocity}")
+
+    def _number(self, name: str) -> float:
+        value = getattr(self, name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise DecodeConfigError(f"decode.{name} must be a number, got {value!r}")
+        return float(value)
+
+    def _integer(self, name: str) -> int:
+        value = getattr(self, name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise DecodeConfigError(f"decode.{name} must be an integer, got {value!r}")
+        return int(value)
 
 
 def _onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:

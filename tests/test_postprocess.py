@@ -93,7 +93,6 @@ def test_notes_take_their_velocity_from_the_velocity_roll_at_their_onset():
 
 def test_velocity_f1_rewards_the_right_dynamics():
     from jointist.metrics import evaluate_piece, summarise
-
     from jointist.notes import NoteArray
 
     def notes(velocities):

@@ -136,10 +136,10 @@ def test_jointist_transcribe_separate_writes_a_stem_per_instrument(tiny_model_fi
     written = transcribe.run(compose_config("transcribe", f"audio={song}", "instruments=[piano,bass]", f"out={out}",
                                             f"ckpt={tiny_model_file}", f"separator={separator_file}", "separate=true",
                                             "progress=false", "plots=false"))
-    assert written["stems/piano"] == out / "stems" / "piano.wav" and written["stems/bass"] == out / "stems" / "bass.wav"
-    assert sorted(p.name for p in (out / "stems").iterdir()) == ["bass.wav", "piano.wav"]
+    assert written["stems/piano"] == out / "song.stems" / "piano.wav" and written["stems/bass"] == out / "song.stems" / "bass.wav"
+    assert sorted(p.name for p in (out / "song.stems").iterdir()) == ["bass.wav", "piano.wav"]
     for name in ("piano", "bass"):
-        info = sf.info(out / "stems" / f"{name}.wav")
+        info = sf.info(out / "song.stems" / f"{name}.wav")
         assert info.samplerate == SAMPLE_RATE and info.frames == 25 * SAMPLE_RATE
 
 
@@ -335,10 +335,10 @@ def test_jointist_transcribe_with_a_score_separates_its_instruments(tiny_model_f
     args = [f"audio={song}", f"out={out}", f"ckpt={tiny_model_file}", f"separator={separator_file}",
             f"score={score}", "progress=false", "plots=false"]
     written = transcribe.run(compose_config("transcribe", *args))
-    assert sorted(p.name for p in (out / "stems").iterdir()) == ["bass.wav", "piano.wav"]
+    assert sorted(p.name for p in (out / "song.stems").iterdir()) == ["bass.wav", "piano.wav"]
     assert read_midi(written["midi"])[by_name("piano").index].onset_s.tolist() == [1.0]  # the score's MIDI
     transcribe.run(compose_config("transcribe", *args, "instruments=[bass]", f"out={tmp_path / 'bass'}"))
-    assert [p.name for p in (tmp_path / "bass" / "stems").iterdir()] == ["bass.wav"]
+    assert [p.name for p in (tmp_path / "bass" / "song.stems").iterdir()] == ["bass.wav"]
     with pytest.raises(UnknownInstrumentError, match="has no Flute; it has Piano, Bass"):
         transcribe.run(compose_config("transcribe", *args, "instruments=[flute]"))
     with pytest.raises(FileNotFoundError, match="no such MIDI file"):

@@ -6,6 +6,7 @@ whole track to get ten seconds of it.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -21,11 +22,21 @@ __all__ = [
     "SilentAudioError",
     "audio_duration_s",
     "check_audio",
+    "clipped_fraction",
     "load_audio",
     "read_segment",
     "resample",
     "write_audio",
 ]
+
+
+log = logging.getLogger(__name__)
+
+CLIP_LEVEL = 0.9999
+"""A sample at or above this magnitude (within 1e-4 of full scale) counts as clipped."""
+
+CLIP_WARN_FRACTION = 0.001
+""":func:`load_audio` warns when more than this share (0.1%) of a file's samples are clipped."""
 
 
 class AudioError(ValueError):
@@ -97,16 +108,32 @@ def check_audio(audio: np.ndarray, *, source: str = "audio", allow_silence: bool
 _BLOCK_S = 30.0
 
 
-def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int) -> np.ndarray:
+def clipped_fraction(audio: np.ndarray) -> float:
+    """The share of samples (every channel counted) at or within 1e-4 of full scale (``|x| >= 0.9999``);
+    0 for no samples."""
+    audio = np.asarray(audio)
+    return float(np.count_nonzero(np.abs(audio) >= CLIP_LEVEL)) / audio.size if audio.size else 0.0
+
+
+def _count_clipped(data: np.ndarray, counts: list[int] | None) -> None:
+    if counts is not None:
+        counts[0] += int(np.count_nonzero(np.abs(data) >= CLIP_LEVEL))
+        counts[1] += data.size
+
+
+def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts: list[int] | None = None) -> np.ndarray:
     """Read ``n_native`` frames from the current position as mono float32 at ``sample_rate``.
 
     Long reads go block by block through a streaming resampler, so a 30-minute 44.1 kHz stereo file
     never exists in memory at its native rate: peak memory is the 16 kHz output plus one block.
+    With ``clip_counts`` ([clipped, total]), the clipped samples of the file as stored (every channel,
+    before resampling, which would smear a clipped flat top) are added to it.
     """
     sr = f.samplerate
     block = int(_BLOCK_S * sr)
     if n_native <= block:
         data = f.read(n_native, dtype="float32", always_2d=True)
+        _count_clipped(data, clip_counts)
         mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
         return resample(np.ascontiguousarray(mono, dtype=np.float32), orig_sr=sr, target_sr=sample_rate)
     import soxr
@@ -119,6 +146,7 @@ def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int) -> np.ndarra
         if len(data) == 0:
             break
         remaining -= len(data)
+        _count_clipped(data, clip_counts)
         mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
         piece = stream.resample_chunk(mono, last=remaining <= 0) if stream is not None else mono
         out[filled: filled + len(piece)] = piece[: len(out) - filled]
@@ -145,6 +173,13 @@ def read_segment(
     Returns:
         (samples,) float32 array.
     """
+    return _read_segment(path, start_s=start_s, duration_s=duration_s, sample_rate=sample_rate)
+
+
+def _read_segment(
+    path: str | os.PathLike[str], *, start_s: float, duration_s: float | None, sample_rate: int,
+    clip_counts: list[int] | None = None,
+) -> np.ndarray:
     with _open(path) as f:
         sr = f.samplerate
         if sr <= 0:
@@ -154,7 +189,7 @@ def read_segment(
         n_native = max(0, min(n_native, f.frames - start))
         try:
             f.seek(min(start, f.frames))
-            mono = _read_mono(f, n_native, sample_rate=sample_rate)
+            mono = _read_mono(f, n_native, sample_rate=sample_rate, clip_counts=clip_counts)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"cannot decode {path} ({err})") from err
     if duration_s is None:
@@ -170,6 +205,9 @@ def load_audio(
 ) -> np.ndarray:
     """Load a whole file as mono float32 at ``sample_rate``, with clear errors for bad input.
 
+    Logs a warning when more than 0.1% of the file's samples are clipped (``|x| >= 0.9999`` as stored,
+    before downmixing and resampling): transcription of a clipped recording is less reliable.
+
     Raises:
         FileNotFoundError: no such file.
         AudioError: unreadable, empty (:class:`EmptyAudioError`), non-finite or, with
@@ -178,8 +216,13 @@ def load_audio(
     with _open(path) as f:
         if f.frames == 0:
             raise EmptyAudioError(f"{path} contains no samples")
-    audio = read_segment(path, sample_rate=sample_rate)
-    return check_audio(audio, source=str(path), allow_silence=allow_silence)
+    counts = [0, 0]
+    audio = _read_segment(path, start_s=0.0, duration_s=None, sample_rate=sample_rate, clip_counts=counts)
+    audio = check_audio(audio, source=str(path), allow_silence=allow_silence)
+    if counts[1] and counts[0] > CLIP_WARN_FRACTION * counts[1]:
+        log.warning("%s is clipped: %.2f%% of its samples are at full scale (|x| >= %g); notes may be missed "
+                    "or doubled, re-export it at a lower level if you can", path, 100 * counts[0] / counts[1], CLIP_LEVEL)
+    return audio
 
 
 def write_audio(

@@ -74,11 +74,13 @@ def run(cfg: DictConfig) -> dict:
 @hydra.main(config_path=CONFIG_PATH, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from jointist.data.slakh import DatasetError
+    from jointist.instruments import UnknownInstrumentError
     from jointist.models.serialize import CheckpointError
+    from jointist.postprocess import DecodeConfigError
 
     try:
         run(cfg)
-    except (DatasetError, CheckpointError, FileNotFoundError) as err:
+    except (DatasetError, CheckpointError, FileNotFoundError, UnknownInstrumentError, DecodeConfigError) as err:
         log.error("%s", err)
         sys.exit(2)
 

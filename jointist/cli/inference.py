@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jointist.pipeline import Transcriber
 
@@ -24,5 +24,11 @@ def build_transcriber(cfg: DictConfig) -> Transcriber:
 
 
 def instrument_request(value: object) -> str | list[str | int]:
-    """``instruments=`` as given: a word (``all``, ``auto``, ``gt``) or a list of names."""
-    return value if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    """``instruments=`` as given: a word (``all``, ``auto``, ``gt``) or a list of names; any other
+    single value (``instruments=5``, ``instruments=true``) is a list of one, which
+    :func:`~jointist.instruments.parse_instruments` accepts or refuses with a clear message."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple, ListConfig)):
+        return list(value)
+    return [value]  # type: ignore[list-item]

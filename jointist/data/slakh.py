@@ -4,7 +4,11 @@ A split folder holds ``TrackNNNNN/`` folders, each with ``metadata.yaml`` (per s
 ``is_drum``, ``inst_class``, ``audio_rendered``, ``midi_saved``), ``stems/SNN.flac``,
 ``MIDI/SNN.mid`` and ``mix.flac``. Stems that were not rendered are skipped. The index of a split
 (paths, durations and every stem's notes) is built once and cached next to the data (or in
-``~/.cache/jointist`` when the data folder is read-only); it is rebuilt when a metadata file changes.
+``~/.cache/jointist`` when the data folder is read-only) as ``.jointist_index.npz``: plain arrays (the
+notes) and a JSON header (everything else), read with ``allow_pickle=False``, so a cache found in
+someone else's corpus can hold no code. It is rebuilt when a track folder appears or goes, or when any
+file the index read (``metadata.yaml``, each MIDI file, the audio files it checked) changes size or
+modification time. Caches of older versions (``.jointist_index.pkl``) are never opened.
 
 Besides the stems, ``metadata.yaml`` may hold the song's ``tempo_bpm`` (initial tempo), ``key_tonic``
 (pitch class 0-11), ``key_mode`` (``major``, ``minor``, ``dorian``, ...) and ``style`` at its top level
@@ -20,12 +24,14 @@ augmented at load time (:class:`~jointist.data.augment.AugmentConfig`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
-import pickle
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,7 +70,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 2  # 2: TrackInfo has tempo_bpm, key_tonic, key_mode and style
+INDEX_VERSION = 3
+"""Version of the cached index. 2: TrackInfo has tempo_bpm, key_tonic, key_mode and style; 3: an .npz of
+plain arrays with a JSON header instead of a pickle, and the stamp of every file read."""
+
+_NOTE_FIELDS = (("onset_s", np.float64), ("offset_s", np.float64), ("pitch", np.int16), ("velocity", np.int16))
+"""The arrays of the cached index: every stem's notes, concatenated (a stem holds a slice)."""
 
 _AUGMENT_STREAM = 1
 """Third word of the seed of an example's augmentation draws (its window uses ``[seed, index]``)."""
@@ -193,12 +204,17 @@ def _song_fields(meta: dict, meta_path: Path) -> dict:
     return fields
 
 
-def _read_track(track_dir: Path) -> TrackInfo | None:
+def _read_track(track_dir: Path, consulted: list[Path] | None = None) -> TrackInfo | None:
+    """A track's info, None when it must be skipped; every file whose presence or content the result
+    depends on is appended to ``consulted`` (the cached index is stale when one of them changes)."""
+    consulted = [] if consulted is None else consulted
     meta_path = track_dir / "metadata.yaml"
+    consulted.append(meta_path)
     meta = _read_metadata(meta_path)
     audio_dir = track_dir / str(meta.get("audio_dir") or "stems")
     midi_dir = track_dir / str(meta.get("midi_dir") or "MIDI")
     mix_path = track_dir / "mix.flac"
+    consulted.append(mix_path)
     if not mix_path.is_file():
         raise DatasetError(f"{track_dir.name}: mixture file {mix_path} does not exist")
     stems: list[StemInfo] = []
@@ -213,9 +229,10 @@ def _read_track(track_dir: Path) -> TrackInfo | None:
         except (KeyError, TypeError, ValueError) as err:
             raise DatasetError(f"malformed metadata file {meta_path}: stem {stem_id} lacks a valid {err}") from err
         audio_path = audio_dir / f"{stem_id}.flac"
+        midi_path = midi_dir / f"{stem_id}.mid"
+        consulted += [audio_path, midi_path]
         if not audio_path.is_file():
             raise DatasetError(f"{track_dir.name}: stem {stem_id} is marked audio_rendered but {audio_path} is missing")
-        midi_path = midi_dir / f"{stem_id}.mid"
         if not info.get("midi_saved", True) or not midi_path.is_file():
             log.warning("%s: stem %s has audio but no MIDI; skipping the track", track_dir.name, stem_id)
             return None
@@ -237,19 +254,93 @@ def _track_dirs(split_dir: Path) -> list[Path]:
 
 
 def _fingerprint(track_dirs: Sequence[Path]) -> str:
+    """The index version and the names of the track folders (the files read are stamped apart)."""
     digest = hashlib.sha1(f"v{INDEX_VERSION}".encode())
     for d in track_dirs:
-        st = (d / "metadata.yaml").stat()
-        digest.update(f"{d.name}:{st.st_mtime_ns}:{st.st_size};".encode())
+        digest.update(f"{d.name};".encode())
     return digest.hexdigest()
 
 
+def _stamp(path: Path) -> list[int] | None:
+    """[size, mtime_ns] of a file; None when it does not exist (or is not a file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
+
+
 def _cache_path(split_dir: Path) -> Path:
-    local = split_dir / ".jointist_index.pkl"
+    local = split_dir / ".jointist_index.npz"
     if os.access(split_dir, os.W_OK):
         return local
     key = hashlib.sha1(str(split_dir.resolve()).encode()).hexdigest()[:16]
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jointist" / f"index-{key}.pkl"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "jointist" / f"index-{key}.npz"
+
+
+def _write_cache(cache: Path, split_dir: Path, fingerprint: str, tracks: Sequence[TrackInfo],
+                 consulted: Sequence[Path]) -> None:
+    """The index as an .npz: the notes of every stem concatenated into plain arrays, and a JSON header
+    (``header``, utf-8 bytes) with the rest; paths relative to the split folder."""
+    def rel(path: Path) -> str:
+        return os.path.relpath(path, split_dir)
+
+    notes: list[NoteArray] = []
+    entries = []
+    start = 0
+    for track in tracks:
+        stems = []
+        for stem in track.stems:
+            stems.append({"stem_id": stem.stem_id, "program": stem.program, "is_drum": stem.is_drum,
+                          "instrument": stem.instrument, "audio_path": rel(stem.audio_path),
+                          "notes": [start, start + len(stem.notes)]})
+            notes.append(stem.notes)
+            start += len(stem.notes)
+        entries.append({"track_id": track.track_id, "path": rel(track.path), "mix_path": rel(track.mix_path),
+                        "duration_s": track.duration_s, "tempo_bpm": track.tempo_bpm, "key_tonic": track.key_tonic,
+                        "key_mode": track.key_mode, "style": track.style, "stems": stems})
+    header = {"version": INDEX_VERSION, "fingerprint": fingerprint,
+              "files": [[rel(p), _stamp(p)] for p in dict.fromkeys(consulted)], "tracks": entries}
+    arrays: dict[str, Any] = {  # Any: numpy's stubs take a ** of arrays for its allow_pickle keyword
+        name: np.concatenate([getattr(n, name) for n in notes]).astype(dtype) if notes else np.zeros(0, dtype)
+        for name, dtype in _NOTE_FIELDS
+    }
+    with atomic_path(cache) as tmp, tmp.open("wb") as f:
+        np.savez(f, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+
+
+def _read_cache(cache: Path, split_dir: Path, fingerprint: str) -> list[TrackInfo] | None:
+    """The cached index when it is up to date (None when it is stale). Never unpickles: any object
+    array in the file makes ``np.load`` raise.
+
+    Raises:
+        Exception: a file that is not such an index (the caller rebuilds it).
+    """
+    with np.load(cache, allow_pickle=False) as data:
+        header = json.loads(data["header"].tobytes().decode())
+        if header.get("version") != INDEX_VERSION or header.get("fingerprint") != fingerprint:
+            return None
+        if any(_stamp(split_dir / name) != stamp for name, stamp in header["files"]):
+            return None
+        arrays = {name: np.asarray(data[name], dtype) for name, dtype in _NOTE_FIELDS}
+
+    def stem_info(entry: dict) -> StemInfo:
+        a, b = (int(i) for i in entry["notes"])
+        notes = NoteArray(*(arrays[name][a:b] for name, _ in _NOTE_FIELDS))
+        return StemInfo(str(entry["stem_id"]), int(entry["program"]), bool(entry["is_drum"]), int(entry["instrument"]),
+                        split_dir / entry["audio_path"], notes)
+
+    def track_info(t: dict) -> TrackInfo:
+        return TrackInfo(
+            str(t["track_id"]), split_dir / t["path"], split_dir / t["mix_path"], float(t["duration_s"]),
+            tuple(stem_info(s) for s in t["stems"]),
+            tempo_bpm=None if t["tempo_bpm"] is None else float(t["tempo_bpm"]),
+            key_tonic=None if t["key_tonic"] is None else int(t["key_tonic"]),
+            key_mode=None if t["key_mode"] is None else str(t["key_mode"]),
+            style=None if t["style"] is None else str(t["style"]),
+        )
+
+    return [track_info(t) for t in header["tracks"]]
 
 
 def load_index(root: str | os.PathLike[str], split: str, *, use_cache: bool = True) -> list[TrackInfo]:
@@ -275,16 +366,16 @@ def load_index(root: str | os.PathLike[str], split: str, *, use_cache: bool = Tr
     cache = _cache_path(split_dir)
     if use_cache and cache.is_file():
         try:
-            with cache.open("rb") as f:
-                cached = pickle.load(f)
-            if cached.get("fingerprint") == fingerprint:
-                return cached["tracks"]
-        except Exception:  # a stale or corrupt cache is rebuilt
-            log.warning("ignoring unreadable index cache %s", cache)
-    tracks = [t for t in (_read_track(d) for d in track_dirs) if t is not None]
+            cached = _read_cache(cache, split_dir, fingerprint)
+        except Exception as err:  # a corrupt or foreign cache is rebuilt
+            log.warning("ignoring unreadable index cache %s (%s)", cache, err)
+        else:
+            if cached is not None:
+                return cached
+    consulted: list[Path] = []
+    tracks = [t for t in (_read_track(d, consulted) for d in track_dirs) if t is not None]
     if use_cache:
-        with atomic_path(cache) as tmp, tmp.open("wb") as f:
-            pickle.dump({"fingerprint": fingerprint, "tracks": tracks}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_cache(cache, split_dir, fingerprint, tracks, consulted)
     return tracks
 
 

@@ -16,12 +16,12 @@ def test_index_reads_rendered_stems_with_classes_and_notes(hand_corpus):
     assert first.instruments == [0, 10, 38]
     assert first.duration_s == pytest.approx(4.0)
     assert first.stems[0].notes.pitch.tolist() == [60, 64, 67]
-    assert (hand_corpus / "train" / ".jointist_index.pkl").is_file()
+    assert (hand_corpus / "train" / ".jointist_index.npz").is_file()
 
 
 def test_index_cache_is_reused_and_refreshed(hand_corpus):
     load_index(hand_corpus, "train")
-    cache = hand_corpus / "train" / ".jointist_index.pkl"
+    cache = hand_corpus / "train" / ".jointist_index.npz"
     stamp = cache.stat().st_mtime_ns
     load_index(hand_corpus, "train")
     assert cache.stat().st_mtime_ns == stamp
