@@ -53,6 +53,15 @@ class SplitScores:
     pieces: list[PieceScores]
     separation: SeparationReport | None = None
     separation_pieces: list[SeparationPieceScores] = field(default_factory=list)
+    styles: dict[str, str] = field(default_factory=dict)  # track id -> style (corpora that record one)
+
+    def by_style(self) -> dict[str, TranscriptionReport]:
+        """The transcription report of each style's tracks (empty when the tracks record no style)."""
+        groups: dict[str, list[PieceScores]] = {}
+        for piece in self.pieces:
+            if piece.piece in self.styles:
+                groups.setdefault(self.styles[piece.piece], []).append(piece)
+        return {style: summarise(pieces) for style, pieces in sorted(groups.items())}
 
 
 def reference_stems(track: TrackInfo, *, num_samples: int) -> dict[int, np.ndarray]:
@@ -106,7 +115,9 @@ def evaluate_tracks(
         pieces.append(piece)
         if separation is not None:
             separated.append(separation)
-    return SplitScores(summarise(pieces), pieces, summarise_separation(separated) if separate else None, separated)
+    styles = {t.track_id: t.style for t in tracks if t.style}
+    return SplitScores(summarise(pieces), pieces, summarise_separation(separated) if separate else None, separated,
+                       styles)
 
 
 class StemFiles(Mapping[int, np.ndarray]):
@@ -181,17 +192,35 @@ def _strict_json(doc: object) -> str:
     return json.dumps(finite_or_none(doc), indent=1, allow_nan=False)
 
 
+def style_table(by_style: Mapping[str, TranscriptionReport]) -> str:
+    """One markdown row of note F1 per style (onset / onset+offset)."""
+    lines = ["| style | pieces | flat | piece-wise | instrument-wise | multi-instrument (MT3) | velocity (flat) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for style, r in by_style.items():
+        lines.append(
+            f"| {style} | {r.pieces} | {r.flat['onset']:.3f} / {r.flat['offset']:.3f} | {r.piecewise['onset']:.3f} | "
+            f"{r.instrumentwise['onset']:.3f} | {r.multi_instrument['onset']:.3f} / {r.multi_instrument['offset']:.3f} | "
+            f"{r.velocity.get('flat', float('nan')):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def write_report(
     report: TranscriptionReport, out_dir: str | os.PathLike[str], *, meta: dict | None = None,
-    separation: SeparationReport | None = None,
+    separation: SeparationReport | None = None, by_style: Mapping[str, TranscriptionReport] | None = None,
 ) -> dict[str, Path]:
     """``report.json``, ``report.md`` and ``f1_per_instrument.png`` in ``out_dir``; with
-    ``separation`` also its scores in the JSON (``separation``) and markdown, and ``sdr_per_instrument.png``."""
+    ``separation`` also its scores in the JSON (``separation``) and markdown, and ``sdr_per_instrument.png``;
+    with ``by_style`` the reports of each style's tracks (``by_style`` in the JSON, a table in the markdown)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
     doc = {**(meta or {}), **report.to_dict()}
     markdown = report.to_markdown()
+    if by_style:
+        doc["by_style"] = {style: {k: v for k, v in r.to_dict().items() if k != "per_instrument"}
+                           for style, r in by_style.items()}
+        markdown += "\n\nNote F1 per style (onset; onset / onset+offset where two)\n\n" + style_table(by_style)
     if separation is not None:
         doc["separation"] = separation.to_dict()
         markdown += "\n\n" + separation.to_markdown()

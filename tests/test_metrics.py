@@ -235,3 +235,25 @@ def test_separation_report_markdown_and_json():
     empty = summarise_separation([])
     json.dumps(empty.to_dict(), allow_nan=False)  # empty means become None
     assert "no stem predicted" in empty.to_markdown()
+
+
+def test_reports_break_down_by_style(tmp_path):
+    import json
+
+    from jointist.evaluation import SplitScores, write_report
+    from jointist.metrics import evaluate_piece, summarise
+    from jointist.notes import NoteArray
+
+    notes = NoteArray.from_arrays([0.5, 1.5], [1.0, 2.0], [60, 64], [80, 80])
+    right = evaluate_piece("T1", {0: notes}, {0: notes})
+    wrong = evaluate_piece("T2", {0: notes}, {0: NoteArray.from_arrays([0.5], [1.0], [61], [80])})
+    other = evaluate_piece("T3", {0: notes}, {0: notes})
+    scores = SplitScores(summarise([right, wrong, other]), [right, wrong, other],
+                         styles={"T1": "chorale", "T2": "jazz", "T3": "chorale"})
+    by_style = scores.by_style()
+    assert list(by_style) == ["chorale", "jazz"] and by_style["chorale"].pieces == 2
+    assert by_style["chorale"].flat["onset"] == 1.0 and by_style["jazz"].flat["onset"] == 0.0
+    write_report(scores.transcription, tmp_path, by_style=by_style)
+    doc = json.loads((tmp_path / "report.json").read_text())
+    assert doc["by_style"]["jazz"]["pieces"] == 1
+    assert "| chorale | 2 | 1.000 / 1.000 |" in (tmp_path / "report.md").read_text()

@@ -58,11 +58,16 @@ def run(cfg: DictConfig) -> dict:
                                  separate_from=str(cfg.get("separate_from", "transcription")))
         report = split_scores.transcription
         folder = Path(cfg.out) / name if name else Path(cfg.out)
+        by_style = split_scores.by_style()
         paths = write_report(report, folder, meta={**meta, "instruments": which,
                                                     "separate_from": cfg.get("separate_from", "transcription")},
-                             separation=split_scores.separation)
+                             separation=split_scores.separation, by_style=by_style if len(by_style) > 1 else None)
         title = {"auto": "instruments recognized", "gt": "true instruments"}.get(name or "", str(which))
         print(f"### transcription ({title})\n\n{report.to_markdown()}\n")
+        if len(by_style) > 1:
+            from jointist.evaluation import style_table
+
+            print(f"### per style ({title})\n\n{style_table(by_style)}\n")
         if split_scores.separation is not None:
             print(f"### separation ({title})\n\n{split_scores.separation.to_markdown()}\n")
             out[f"{name or 'transcription'}_separation"] = split_scores.separation
