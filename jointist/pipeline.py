@@ -489,15 +489,15 @@ class Transcriber:
         self,
         audio: np.ndarray,
         *,
-        instruments: str | Sequence[str | int] | None = "all",
+        instruments: str | Sequence[str | int] | None = "auto",
         source: str | None = None,
         separate: bool = False,
         stems_dir: PathLike | None = None,
         stems_sample_rate: int = SAMPLE_RATE,
     ) -> Transcription:
         """Transcribe (and, with ``separate``, separate) mono 16 kHz audio for the requested
-        instruments: names, indices, ``"all"``, or ``"auto"`` (the recognizer decides; its detections
-        and probabilities are in ``detected``).
+        instruments: ``"auto"`` (the default: the recognizer decides; its detections and probabilities
+        are in ``detected``), names, indices, or ``"all"``.
 
         Args:
             separate: also run the separator: one stem per instrument, in ``InstrumentResult.stem``
@@ -603,7 +603,7 @@ class Transcriber:
         self,
         path: PathLike,
         *,
-        instruments: str | Sequence[str | int] | None = "all",
+        instruments: str | Sequence[str | int] | None = "auto",
         separate: bool = False,
         stems_dir: PathLike | None = None,
         stems_sample_rate: int | str = SAMPLE_RATE,
@@ -623,7 +623,7 @@ class Transcriber:
 def transcribe(
     audio: PathLike | np.ndarray,
     *,
-    instruments: str | Sequence[str | int] | None = "all",
+    instruments: str | Sequence[str | int] | None = "auto",
     model: PathLike | None = None,
     recognizer: PathLike | None = None,
     separator: PathLike | None = None,
@@ -633,7 +633,7 @@ def transcribe(
     progress: bool = False,
 ) -> Transcription:
     """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument
-    (names, indices, ``"all"``, or ``"auto"`` to let the instrument recognizer decide); with
+    (``"auto"``, the default, lets the instrument recognizer decide; or names, indices, ``"all"``); with
     ``separate=True`` also one 16 kHz stem per instrument (``InstrumentResult.stem``).
 
     >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
