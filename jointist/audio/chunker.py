@@ -46,6 +46,9 @@ class Chunker:
         self.window_frames = int(round(window_s * sample_rate / hop_length))
         self.hop_frames = int(round(hop_s * sample_rate / hop_length))
         self.window_samples = self.window_frames * hop_length
+        if self.hop_frames < 1:  # a hop under one frame would never advance
+            frame_s = hop_length / sample_rate
+            raise ValueError(f"hop_s={hop_s} is shorter than one frame ({frame_s:g} s); need hop_s >= {frame_s:g}")
 
     def num_frames(self, num_samples: int) -> int:
         """Frames of the stitched output: ``num_samples // hop + 1`` (as the centred spectrogram)."""

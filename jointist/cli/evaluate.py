@@ -15,9 +15,10 @@ log = logging.getLogger("jointist.evaluate")
 
 
 def run(cfg: DictConfig) -> dict:
-    from jointist.cli.inference import build_transcriber, instrument_request
+    from jointist.cli.inference import build_transcriber, check_inference_settings, instrument_request
     from jointist.evaluation import evaluate_recognizer, evaluate_tracks, write_recognition_report, write_report
 
+    check_inference_settings(cfg)
     transcriber = build_transcriber(cfg)
     transcriber.progress = False  # one bar over tracks instead
     instruments = instrument_request(cfg.instruments)
@@ -78,6 +79,7 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(config_path=CONFIG_PATH, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from jointist.cli.inference import InferenceSettingError
     from jointist.data.slakh import DatasetError
     from jointist.instruments import UnknownInstrumentError
     from jointist.models.serialize import CheckpointError
@@ -85,7 +87,8 @@ def main(cfg: DictConfig) -> None:
 
     try:
         run(cfg)
-    except (DatasetError, CheckpointError, FileNotFoundError, UnknownInstrumentError, DecodeConfigError) as err:
+    except (DatasetError, CheckpointError, FileNotFoundError, UnknownInstrumentError, DecodeConfigError,
+            InferenceSettingError) as err:
         log.error("%s", err)
         sys.exit(2)
 

@@ -9,6 +9,41 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from jointist.pipeline import Transcriber
 
 
+class InferenceSettingError(ValueError):
+    """An ``inference`` setting that cannot work (``batch_size=0``, ``hop_s`` over ``window_s``,
+    ``device=cuda`` without CUDA); the message names it. Found before any model is loaded."""
+
+
+def check_inference_settings(cfg: DictConfig) -> None:
+    """Check the ``inference`` keys of a command's config without loading anything.
+
+    Raises:
+        InferenceSettingError: naming the setting.
+    """
+    for key in ("batch_size", "instruments_per_pass"):
+        value = cfg.get(key)
+        if key in cfg and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InferenceSettingError(f"{key}={value}: give a whole number >= 1")
+    window_s, hop_s = cfg.get("window_s"), cfg.get("hop_s")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (window_s, hop_s)):
+        raise InferenceSettingError(f"window_s={window_s}, hop_s={hop_s}: give numbers of seconds")
+    if not 0 < hop_s <= window_s:  # type: ignore[operator]
+        raise InferenceSettingError(
+            f"hop_s={hop_s} with window_s={window_s}: need 0 < hop_s <= window_s (windows may overlap, not leave gaps)")
+    from jointist.audio.chunker import Chunker
+
+    try:
+        Chunker(window_s=float(window_s), hop_s=float(hop_s))  # type: ignore[arg-type]
+    except ValueError as err:
+        raise InferenceSettingError(str(err)) from err
+    device = str(cfg.get("device", "cpu"))
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InferenceSettingError(f"device={device}: CUDA is not available on this machine; use device=cpu")
+
+
 def build_transcriber(cfg: DictConfig) -> Transcriber:
     """A :class:`~jointist.pipeline.Transcriber` from the ``inference`` keys of a command's config."""
     transcriber = Transcriber(

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import TYPE_CHECKING
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from jointist.cli import CONFIG_PATH
 
+if TYPE_CHECKING:
+    from jointist.data.synthetic import CorpusSpec
+
 log = logging.getLogger("jointist.synth")
 
 
-@hydra.main(config_path=CONFIG_PATH, config_name="synth", version_base="1.3")
-def main(cfg: DictConfig) -> None:
-    from jointist.data.stats import corpus_stats, format_stats
-    from jointist.data.synthetic import CorpusSpec, render_corpus
+def corpus_spec(cfg: DictConfig) -> CorpusSpec:
+    """The :class:`~jointist.data.synthetic.CorpusSpec` of the command line.
 
-    spec = CorpusSpec(
+    Raises:
+        ValueError: CorpusSpec's own check, naming the setting (``num_tracks=0``, ``duration_s=-1``).
+    """
+    from jointist.data.synthetic import CorpusSpec
+
+    return CorpusSpec(
         num_tracks=cfg.num_tracks,
         duration_s=float(cfg.duration_s),
         seed=cfg.seed,
@@ -30,6 +38,18 @@ def main(cfg: DictConfig) -> None:
         tempo_bpm_range=(float(cfg.tempo_bpm_range[0]), float(cfg.tempo_bpm_range[1])),
         mix_peak=float(cfg.mix_peak),
     )
+
+
+@hydra.main(config_path=CONFIG_PATH, config_name="synth", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from jointist.data.stats import corpus_stats, format_stats
+    from jointist.data.synthetic import render_corpus
+
+    try:
+        spec = corpus_spec(cfg)
+    except ValueError as err:  # CorpusSpec's checks name the setting
+        log.error("%s", err)
+        sys.exit(2)
     results = render_corpus(cfg.root, spec, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress)
     made = sum(not r.skipped for r in results)
     log.info("%d tracks in %s (%d rendered now, %d already there)", len(results), cfg.root, made, len(results) - made)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,30 @@ def build_models(cfg: DictConfig) -> dict[str, Any]:
     return models
 
 
+def check_data_root(cfg: DictConfig) -> None:
+    """The ``data.root`` folder exists (checked before anything is built or written).
+
+    Raises:
+        DatasetError: naming the folder.
+    """
+    from jointist.data.slakh import DatasetError
+
+    root = cfg.data.get("root")
+    if root is not None and not Path(str(root)).expanduser().is_dir():
+        raise DatasetError(
+            f"data root {root} does not exist; render a corpus with `jointist-synth root={root}` or point "
+            "data.root (or $SLAKH2100_ROOT) at a Slakh2100 download"
+        )
+
+
+def remove_empty_run_folder(folder: Path) -> None:
+    """Remove ``folder`` when it holds nothing but Hydra's ``.hydra`` record (a run that failed before
+    writing anything); a folder with anything else in it is kept."""
+    if folder.is_dir() and all(p.name == ".hydra" for p in folder.iterdir()):
+        shutil.rmtree(folder)
+        log.debug("removed the run folder %s: nothing was written", folder)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured task; returns the final metrics and the paths written."""
     import pytorch_lightning as pl
@@ -43,6 +68,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from jointist.models.serialize import CheckpointError, load_models, read_model_file, safe_globals, save_models
 
+    check_data_root(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     plain = {"_convert_": "object"}  # library classes receive dicts and lists, never a DictConfig
     datamodule = instantiate(cfg.data, **plain)
@@ -94,6 +120,9 @@ def main(cfg: DictConfig) -> None:
         result = train(cfg)
     except (CheckpointError, DatasetError) as err:
         log.error("%s", err)
+        from hydra.core.hydra_config import HydraConfig
+
+        remove_empty_run_folder(Path(HydraConfig.get().runtime.output_dir))
         sys.exit(2)
     for key, value in sorted(result["metrics"].items()):
         log.info("%s = %.4f", key, value)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import hydra
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jointist.cli import CONFIG_PATH
 
@@ -42,6 +42,10 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
 class UsageError(ValueError):
     """An argument that cannot work, found before any audio or model is loaded; the message names it."""
+
+
+class OutputWriteError(RuntimeError):
+    """A result could not be written to the output folder; the message names the folder."""
 
 
 class FailedInputs(RuntimeError):
@@ -158,12 +162,14 @@ def plan(cfg: DictConfig) -> Plan:
     results already in it.
 
     Raises:
-        UsageError, FileNotFoundError, UnknownInstrumentError, CheckpointError: naming the argument.
+        UsageError, FileNotFoundError, UnknownInstrumentError, CheckpointError, InferenceSettingError: naming
+        the argument.
     """
-    from jointist.cli.inference import instrument_request
+    from jointist.cli.inference import check_inference_settings, instrument_request
     from jointist.export import OutputPaths, output_names
     from jointist.instruments import parse_instruments
 
+    check_inference_settings(cfg)
     instruments = instrument_request(cfg.instruments)
     if instruments != "auto":
         parse_instruments(instruments)
@@ -176,7 +182,7 @@ def plan(cfg: DictConfig) -> Plan:
         _check_role_available("separator", cfg.get("separator"), cfg.get("ckpt"))
     _check_stems_sample_rate(cfg.get("stems_sample_rate", 16000))
     score = read_score(cfg.score, instruments) if cfg.get("score") else None
-    inputs = audio_inputs(cfg.audio)
+    inputs = audio_inputs(None if OmegaConf.is_missing(cfg, "audio") else cfg.audio)
     if score is not None and len(inputs) > 1:
         raise UsageError(f"score={cfg.score} is the score of one recording, but audio= names {len(inputs)}")
     try:
@@ -243,7 +249,11 @@ def transcribe_one(
         result = transcriber.transcribe_file(job.audio, instruments=instruments, separate=separate,
                                              stems_dir=job.paths.stems_dir if separate else None,
                                              stems_sample_rate=rate)
-    written = write_outputs(result, job.paths.folder, name=job.paths.name, plots=cfg.plots, folders_per_name=True)
+    try:
+        written = write_outputs(result, job.paths.folder, name=job.paths.name, plots=cfg.plots, folders_per_name=True)
+    except OSError as err:
+        raise OutputWriteError(f"cannot write the results of {job.audio} to the output folder out={job.paths.folder}: "
+                               f"{err.strerror or err}{f' ({err.filename})' if err.filename else ''}") from err
     if instruments == "auto":
         log.info("detected instruments: %s",
                  ", ".join(f"{name} (p={p:.2f})" for name, p in result.detected.items()) or "none")
@@ -292,6 +302,7 @@ def separate_by_score(
 @hydra.main(config_path=CONFIG_PATH, config_name="transcribe", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from jointist.audio.io import AudioError
+    from jointist.cli.inference import InferenceSettingError
     from jointist.instruments import UnknownInstrumentError
     from jointist.midi import MidiReadError
     from jointist.models.serialize import CheckpointError
@@ -303,7 +314,7 @@ def main(cfg: DictConfig) -> None:
         log.error("%s", err)
         sys.exit(2)
     except (AudioError, FileNotFoundError, UnknownInstrumentError, CheckpointError, MidiReadError, UsageError,
-            DecodeConfigError) as err:
+            DecodeConfigError, InferenceSettingError, OutputWriteError) as err:
         log.error("%s", err)
         sys.exit(2)
 

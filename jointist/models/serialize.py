@@ -84,6 +84,9 @@ def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.d
                 "unpickling them could run code. jointist model files and checkpoints never need that; if this "
                 f"is a Lightning checkpoint of your own run, resume training from it with trust_checkpoint=true. ({text.splitlines()[0]})"
             ) from err
+        if "torch.cuda.is_available() is False" in text or "CUDA" in text and not torch.cuda.is_available():
+            raise CheckpointError(f"cannot load {path} onto {map_location}: CUDA is not available on this machine; "
+                                  "use the CPU (device=cpu)") from err
         raise CheckpointError(f"cannot read checkpoint {path} (corrupt or not a PyTorch file): {text}") from err
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path} is not a jointist checkpoint")
