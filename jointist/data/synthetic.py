@@ -169,9 +169,11 @@ def _renderer(sample_rate: int) -> FluidSynthRenderer:
 
 def draw_style(spec: CorpusSpec, job: TrackJob) -> str:
     """The style a track is written in: drawn with the split's weights (pop where the split lists none),
-    from a stream of its own, so the song's other draws do not depend on the style table."""
+    from a stream of its own, so the song's other draws do not depend on the style table; the order
+    the weights are listed in does not matter."""
     weights = spec.styles.get(job.split) or {"pop": 1.0}
-    names = [name for name, w in weights.items() if w > 0]
+    # in the composer's order, not the mapping's: a spec read back from corpus.yaml (keys sorted) draws alike
+    names = [name for name in STYLES if weights.get(name, 0) > 0]
     p = np.array([weights[name] for name in names], np.float64)
     return names[int(np.random.default_rng([spec.seed, job.number, 2]).choice(len(names), p=p / p.sum()))]
 

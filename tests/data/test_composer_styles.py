@@ -125,3 +125,13 @@ def test_the_style_split_holds_out_jazz():
     assert {draw_style(spec, TrackJob("test_style", n, n, 0)) for n in range(50)} == {"jazz"}
     with pytest.raises(ValueError, match="styles.train"):
         CorpusSpec(num_tracks=10, duration_s=10.0, styles={"train": {"polka": 1.0}})
+
+
+def test_the_style_draw_does_not_depend_on_the_order_the_weights_are_listed_in():
+    """corpus.yaml stores the weights with sorted keys: a spec read back from it must draw the same styles."""
+    listed = {"pop": 0.4, "chorale": 0.12, "counterpoint": 0.1, "chamber": 0.14, "piano": 0.1, "orchestral": 0.14}
+    spec = CorpusSpec(num_tracks=10, duration_s=10.0, styles={"train": listed})
+    reread = CorpusSpec(num_tracks=10, duration_s=10.0, styles={"train": dict(sorted(listed.items()))})
+    draws = [draw_style(spec, TrackJob("train", n, n, 0)) for n in range(100)]
+    assert draws == [draw_style(reread, TrackJob("train", n, n, 0)) for n in range(100)]
+    assert len(set(draws)) == len(listed)

@@ -110,28 +110,7 @@ _CLASSICAL = (
     RECORDER,
 )
 STYLE_CLASSES: dict[str, frozenset[int]] = {
-    "chorale": frozenset(
-        {
-            PIANO,
-            ORGAN,
-            VIOLIN,
-            VIOLA,
-            CELLO,
-            CONTRABASS,
-            STRINGS,
-            VOICE,
-            TRUMPET,
-            TROMBONE,
-            TUBA,
-            HORN,
-            BRASS,
-            OBOE,
-            BASSOON,
-            CLARINET,
-            FLUTE,
-            RECORDER,
-        }
-    ),
+    "chorale": frozenset(_CLASSICAL) - {HARPSICHORD, HARP, TIMPANI, PICCOLO},
     "counterpoint": frozenset(
         {
             PIANO,
@@ -270,8 +249,6 @@ def _harmony(rng: np.random.Generator, plan: Plan, scale: Sequence[int], unit: f
         if jazz:
             turn = pick(rng, ((1, 4, 0, 0), (0, 5, 1, 4), (2, 5, 1, 4), (1, 4, 0, 5), (3, 6, 2, 5)))
             degrees = [turn[i % 4] for i in range(n - 2)] + ([1, 4] if not final else [4, 0])
-            if final:
-                degrees[-2:] = [4, 0]
         else:
             degrees = [0] if p == 0 or rng.random() < 0.5 else [pick_map(rng, _NEXT[0])]
             while len(degrees) < n - 2:
@@ -819,7 +796,7 @@ def _consort(rng: np.random.Generator, plan: Plan, style: str, guest: int | None
         if rng.random() < 0.25:  # a mixed consort: any class of this style that suits the voice's register
             fits = [
                 c
-                for c in STYLE_CLASSES[style]
+                for c in sorted(STYLE_CLASSES[style])
                 if c not in (PIANO, ORGAN, HARPSICHORD)
                 and PITCH_RANGES[c][0] <= _SATB[i][0] + 4
                 and PITCH_RANGES[c][1] >= _SATB[i][1] - 4
