@@ -2,8 +2,9 @@
 # Train the shipped models side by side on one GPU, in commands shorter than the borrowed machine's
 # 10-minute limit; each call resumes from the runs' last checkpoints.
 #   bash jobs/gpu/train.sh NAME MINUTES [RUN=STEPS ...]
-# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_v, separator, recognizer,
-# recognizer_ft, recognizer_style);
+# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_ft2, transcriber_v, separator,
+# separator_ft, recognizer, recognizer_ft, recognizer_style, seq2seq, seq2seq_mc, and the rows of issue 10's comparison cmp_T, cmp_TS,
+# cmp_pTS, cmp_pTS_ste, cmp_S, cmp_S_gt, cmp_IR_T_S);
 # with none named, the three shipped roles train. NAME names the runs ($JOINTIST_GPU_HOME/runs/NAME-RUN);
 # each call trains each run MINUTES more (Lightning's max_time counts from the time its last
 # checkpoint recorded) or until it reaches its STEPS, the length of its one-cycle learning-rate
@@ -24,8 +25,8 @@ declare -A steps=()
 for kv in "$@"; do steps[${kv%%=*}]=${kv#*=}; done
 [ ${#steps[@]} -gt 0 ] || steps=([transcriber]=100000 [separator]=100000 [recognizer]=100000)
 # CPU cores for data loading, out of the machine's 16
-declare -A workers=([transcriber]=5 [transcriber_big]=5 [transcriber_ft]=5 [transcriber_v]=5 [separator]=8 [recognizer]=3
-                    [recognizer_ft]=4 [recognizer_style]=4)
+declare -A workers=([transcriber]=5 [transcriber_big]=5 [transcriber_ft]=5 [transcriber_ft2]=5 [transcriber_v]=5 [separator]=8
+                    [separator_ft]=3 [recognizer]=3 [recognizer_ft]=4 [recognizer_style]=4)
 transcriber="experiment=transcriber_synth data.batch_size=16 task.optimizer.lr=2e-3 trainer.precision=32-true data.train_examples_per_epoch=32000 callbacks.checkpoint.save_top_k=-1"
 recognizer="experiment=recognizer_synth data.batch_size=32 data.train_examples_per_epoch=32000"
 declare -A args=(
@@ -44,7 +45,26 @@ declare -A args=(
   [transcriber_ft]="$transcriber model.trunk_channels=[24,64] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true task.optimizer.lr=1e-3 task.pretrained={transcriber:$repo/jointist/weights/jointist.pt}"
   [transcriber_v]="$transcriber model.trunk_channels=[24,64] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true"
   [recognizer_style]="$recognizer task.optimizer.lr=3e-4 data.augment.enabled=true task.pretrained={recognizer:$repo/jointist/weights/jointist.pt}"
+  # the fourth session: the shipped transcriber (transcriber_ft, cut off at step 3751 before its rate annealed)
+  # fine-tuned on new songs with a schedule that ends inside the session
+  [transcriber_ft2]="$transcriber model.trunk_channels=[24,64] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true task.optimizer.lr=5e-4 task.pretrained={transcriber:$repo/jointist/weights/jointist.pt}"
+  # the shipped separator (pop songs, true rolls) fine-tuned on the styles corpus, reading the shipped
+  # transcriber's posteriors as it will at inference (the pretrained transcriber kept frozen: pTS's schedule)
+  [separator_ft]="experiment=separator_synth data.batch_size=16 data.train_examples_per_epoch=16000 data.augment.enabled=true task.optimizer.lr=3e-4 task.pretrained={separator:$repo/jointist/weights/jointist.pt} task.condition=transcriber task.transcriber=$repo/jointist/weights/jointist.pt"
 )
+# the seq2seq head (MT3's formulation, issue 12): the CPU-sized default, single-stream and multi-channel
+args[seq2seq]="experiment=seq2seq_synth data.batch_size=64 data.train_examples_per_epoch=64000 data.augment.enabled=true"
+args[seq2seq_mc]="${args[seq2seq]} model.channels=13"
+workers[seq2seq]=4 workers[seq2seq_mc]=4
+# issue 10's comparison (conf/experiment/<row>.yaml): equal step budgets of batch 8 x 5 s, the CPU-sized
+# transcriber in every row that has one, one validation every 250 steps (a checkpoint to resume from);
+# pTS and pTS_ste start from cmp_T's model file (they wait for it), frozen for the first fifth of the budget
+for row in T TS pTS pTS_ste S S_gt IR_T_S; do
+  extra=""
+  case $row in T|TS|pTS|pTS_ste|IR_T_S) extra="model@models.transcriber=transcriber_small" ;; esac
+  args[cmp_$row]="experiment=$row data.batch_size=8 data.train_examples_per_epoch=64000 $extra"
+  workers[cmp_$row]=1
+done
 for run in "${!steps[@]}"; do
   [ -n "${args[$run]:-}" ] || { echo "unknown run $run (known: ${!args[*]})" >&2; exit 2; }
 done
@@ -52,12 +72,20 @@ runs=$(printf '%s\n' "${!steps[@]}" | sort)
 pids=()
 for role in $runs; do
   out="$home/runs/$mode-$role"; mkdir -p "$out"
-  resume=() elapsed=0
+  resume=() elapsed=0 extra=()
   if [ -f "$out/checkpoints/last.ckpt" ]; then
     resume=(ckpt_path="$out/checkpoints/last.ckpt" trust_checkpoint=true)
-    elapsed=$(python3 -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False)
-print(int(s['callbacks']['Timer']['time_elapsed']['train']))" "$out/checkpoints/last.ckpt")
+    read -r elapsed step < <(python3 -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False)
+print(int(s['callbacks']['Timer']['time_elapsed']['train']), s['global_step'])" "$out/checkpoints/last.ckpt")
+    # a run that reached its steps is done: no process (and no 30 s of start-up) for it
+    [ "$step" -ge "${steps[$role]}" ] && { echo "$role: done at step $step"; continue; }
   fi
+  case $role in
+    cmp_pTS|cmp_pTS_ste)
+      pre="$home/runs/$mode-cmp_T/model.pt"
+      [ -f "$home/runs/$mode-cmp_T/done" ] || { echo "$role: waits for cmp_T to finish"; continue; }
+      extra=(task.pretrained.transcriber="$pre" task.freeze.transcriber.until_step=$((steps[$role] / 5))) ;;
+  esac
   total=$((elapsed + minutes * 60))
   max_time=$(printf "00:%02d:%02d:%02d" $((total / 3600)) $((total % 3600 / 60)) $((total % 60)))
   # shellcheck disable=SC2086
@@ -66,7 +94,7 @@ print(int(s['callbacks']['Timer']['time_elapsed']['train']))" "$out/checkpoints/
     data.num_workers="${workers[$role]}" trainer.max_time="$max_time" trainer.max_steps="${steps[$role]}" \
     trainer.val_check_interval="${JOINTIST_GPU_VAL_EVERY:-250}" trainer.limit_val_batches="${JOINTIST_GPU_VAL_BATCHES:-20}" \
     "task.scheduler={_target_: torch.optim.lr_scheduler.OneCycleLR, _partial_: true, max_lr: \${task.optimizer.lr}, total_steps: \${trainer.max_steps}, pct_start: 0.05}" \
-    "${resume[@]}" >> "$out/train.log" 2>&1 &
+    "${extra[@]}" "${resume[@]}" >> "$out/train.log" 2>&1 &
   pids+=($!)
 done
 status=0
@@ -75,7 +103,7 @@ bundle="$home/bundle/$mode"; rm -rf "$bundle"; mkdir -p "$bundle"
 for role in $runs; do
   out="$home/runs/$mode-$role"
   # the summary, and every checkpoint but last.ckpt as a small model file (weights and card, no optimiser)
-  python3 - "$out" "$role" "$bundle/$role" <<'PY'
+  python3 - "$out" "$role" "$bundle/$role" "${steps[$role]}" <<'PY'
 import sys, torch
 from pathlib import Path
 from jointist.models.serialize import load_models, read_model_file, save_models
@@ -89,6 +117,8 @@ state = torch.load(ckpt, map_location="cpu", weights_only=False)
 best = [c for k, c in state.get("callbacks", {}).items() if "ModelCheckpoint" in k]
 score = best[0].get("best_model_score") if best else None
 print(f"{role}: step {state['global_step']}, best {float(score) if score is not None else None}")
+if state["global_step"] >= int(sys.argv[4]):
+    (out / "done").touch()  # the schedule's end: model.pt is final
 if role.startswith("transcriber"):
     (dest / "models").mkdir(parents=True, exist_ok=True)
     for c in sorted((out / "checkpoints").glob("step*.ckpt")):
@@ -98,7 +128,8 @@ if role.startswith("transcriber"):
 PY
   mkdir -p "$bundle/$role"
   [ -f "$out/model.pt" ] && cp "$out/model.pt" "$bundle/$role/model.pt"
-  [ -f "$out/checkpoints/last.ckpt" ] && cp "$out/checkpoints/last.ckpt" "$bundle/$role/last.ckpt"
+  # the comparison's rows bring back their model file only (the bundle's size: 8 files of 15 MiB per call)
+  case $role in cmp_*) ;; *) [ -f "$out/checkpoints/last.ckpt" ] && cp "$out/checkpoints/last.ckpt" "$bundle/$role/last.ckpt" ;; esac
 done
 tar -C "$home/runs" -czf "$bundle/logs.tar.gz" --exclude='*.ckpt' --exclude='*.pt' .
 if [ -n "${OUT:-}" ]; then
