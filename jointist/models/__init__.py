@@ -7,6 +7,7 @@ from jointist.models.base import MODEL_REGISTRY, ROLES, JointistModel, ModelCard
 from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.separator import FiLMUNetSeparator
+from jointist.models.seq2seq import Seq2SeqTranscriber
 from jointist.models.transcriber import OnsetsFramesTranscriber
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "ModelCard",
     "OnsetsFramesTranscriber",
     "PitchwiseTranscriber",
+    "Seq2SeqTranscriber",
     "TranscriberOutput",
 ]

@@ -13,7 +13,7 @@ The roles and what the pipeline and the tasks may call on a model of that role:
                 ``heads(features, instruments)`` per instrument, ``agnostic(features)`` or None
 ``separator``   :class:`SeparatorModel`: ``features(audio)`` once per clip, then
                 ``heads(features, instruments, posteriorgram)`` -> stems per instrument
-``seq2seq``     :class:`Seq2SeqModel`: spectrogram segments -> token ids
+``seq2seq``     :class:`Seq2SeqModel`: audio segments -> token ids
 =============== ===========================================================================
 
 A :class:`ModelCard` travels with the weights: class, arguments, sample rate, hop, trained steps,
@@ -110,8 +110,8 @@ class SeparatorModel(Protocol):
 class Seq2SeqModel(Protocol):
     """An encoder-decoder emitting MIDI-like token ids."""
 
-    def generate(self, spectrogram: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
-        """(batch, frames, bins) -> token ids (batch, tokens)."""
+    def generate(self, audio: torch.Tensor, *, max_tokens: int) -> torch.Tensor:
+        """(batch, samples) audio segments -> token ids (batch, <= max_tokens), greedy."""
         ...
 
 

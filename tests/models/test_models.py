@@ -92,5 +92,7 @@ def test_every_model_config_builds_a_model_of_its_role(name):
             assert out.onset.shape == out.frame.shape == (1, 2, 101, 88)
         elif model.role == "separator":
             assert model.heads(model.features(audio), instruments, torch.rand(1, 2, 101, 88)).shape == (1, 2, 16_000)
+        elif model.role == "seq2seq":  # teacher forcing: logits over the vocabulary for every decoder position
+            assert model(audio, torch.zeros(1, 5, dtype=torch.long)).shape == (1, 5, model.init_args["vocab_size"])
         else:
             assert model(torch.randn(2, 16_000)).shape == (2, 39)

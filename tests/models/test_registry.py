@@ -33,6 +33,8 @@ def example_inputs(model: JointistModel) -> tuple[torch.Tensor, ...]:
         return (audio,)
     if model.role == "separator":
         return audio, instruments, torch.rand(2, 2, 101, 88, generator=generator)
+    if model.role == "seq2seq":  # audio and a decoder input of token ids
+        return audio, torch.randint(3, 100, (2, 7), generator=generator)
     raise NotImplementedError(f"give example inputs for the {model.role} role here")
 
 
