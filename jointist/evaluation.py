@@ -32,7 +32,7 @@ from jointist.metrics import (
     summarise_separation,
 )
 from jointist.notes import NoteArray
-from jointist.pipeline import Recognizer, Transcriber
+from jointist.pipeline import Pipeline, Recognizer, Transcriber
 from jointist.plots import plot_f1_bars
 from jointist.postprocess import decode_tracks
 from jointist.recognition_calibration import SongDecision
@@ -75,7 +75,7 @@ def reference_stems(track: TrackInfo, *, num_samples: int) -> dict[int, np.ndarr
 
 
 def evaluate_tracks(
-    transcriber: Transcriber,
+    transcriber: Pipeline,
     root: str | os.PathLike[str],
     split: str = "test",
     *,
@@ -138,7 +138,7 @@ class StemFiles(Mapping[int, np.ndarray]):
 
 
 def _evaluate_track(
-    transcriber: Transcriber, track: TrackInfo, instruments: str | Sequence[str | int], fixed: list | None, *,
+    transcriber: Pipeline, track: TrackInfo, instruments: str | Sequence[str | int], fixed: list | None, *,
     separate: bool, bss_eval: bool, separate_from: str, stems_dir: Path | None,
 ) -> tuple[PieceScores, SeparationPieceScores | None]:
     """Transcription scores of one track and, with ``separate``, its separation scores (the predicted
@@ -174,7 +174,7 @@ def _evaluate_track(
 
 
 def evaluate_split(
-    transcriber: Transcriber,
+    transcriber: Pipeline,
     root: str | os.PathLike[str],
     split: str = "test",
     *,

@@ -23,6 +23,7 @@ A walk through :meth:`Transcriber.transcribe_audio`:
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,15 +52,19 @@ from jointist.results import InstrumentResult, Posteriorgram, Transcription
 __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_RECOGNIZER",
+    "HEADS",
+    "Pipeline",
     "RecognizeStage",
     "Recognizer",
     "ScoreStage",
     "SeparateStage",
+    "TokenTranscriber",
     "Stage",
     "StageOutput",
     "TranscribeStage",
     "Transcriber",
     "aggregate_windows",
+    "load_transcriber",
     "run_stages",
     "transcribe",
 ]
@@ -400,55 +405,35 @@ class Recognizer:
         return self.decide(self.window_probabilities(audio))
 
 
-class Transcriber:
-    """A loaded transcription model with its inference settings (load once, transcribe many).
+class Pipeline(abc.ABC):
+    """The inference pipeline of a transcription head (:class:`Transcriber`, :class:`TokenTranscriber`).
 
-    Args:
-        model: a model file or jointist checkpoint holding a transcriber (None: the shipped model).
-            When the file also holds a recognizer, ``instruments="auto"`` uses it.
-        device: ``cpu``, ``cuda``, ...
-        batch_size: windows per forward pass.
-        instruments_per_pass: instruments transcribed together from one window's shared features;
-            more are done in groups of this size, which bounds memory for ``instruments="all"``.
-            The defaults (1 window, 2 instruments) keep every activation small enough for glibc to
-            reuse its heap: bigger passes are up to 4x slower on a CPU (page faults of fresh mmaps),
-            so raise them only on a GPU.
-        decode: note decoding thresholds (default: the model card's).
-        window_s, hop_s: chunking of long audio.
-        progress: show a progress bar over windows.
-        recognizer: a :class:`Recognizer` or a model file holding one, for ``instruments="auto"``
-            (None: the model file's own recognizer if it has one, else the shipped recognizer,
-            loaded when first needed).
-        separator: a model file holding a separator, for ``separate=True`` (None: the model file's
-            own separator if it has one, else the shipped separator, loaded when first needed).
-    """
+    What both heads share: the recognizer behind ``instruments="auto"``, the
+    separator (loaded when first needed), the chunker of the staged loop, running stages with stems
+    streamed to files, one result per instrument, score-informed separation and reading files."""
+
+    model_path: Path
 
     def __init__(
         self,
-        model: PathLike | None = None,
         *,
-        device: str = "cpu",
-        batch_size: int = 1,
-        instruments_per_pass: int = 2,
-        decode: DecodeConfig | None = None,
-        window_s: float = SEGMENT_S,
-        hop_s: float = HOP_S,
-        progress: bool = True,
-        recognizer: Recognizer | PathLike | None = None,
-        separator: PathLike | None = None,
+        model: PathLike | None,
+        device: str,
+        batch_size: int,
+        instruments_per_pass: int,
+        window_s: float,
+        hop_s: float,
+        progress: bool,
+        recognizer: Recognizer | PathLike | None,
+        separator: PathLike | None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if instruments_per_pass < 1:
             raise ValueError(f"instruments_per_pass must be >= 1, got {instruments_per_pass}")
-        loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
-        if not isinstance(loaded, ConditionedTranscriberModel):
-            raise CheckpointError(f"{self.model_path}: {type(loaded).__name__} is not a conditioned transcriber")
-        self.model: ConditionedTranscriberModel = cast(ConditionedTranscriberModel, loaded)
         self.device = device
         self.batch_size = batch_size
         self.instruments_per_pass = instruments_per_pass
-        self.decode = decode or DecodeConfig(**(self.card.decode or {}))
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
         self.progress = progress
         roles = model_roles(self.model_path) if model is not None else {}
@@ -478,13 +463,18 @@ class Transcriber:
             self._separator = cast(SeparatorModel, loaded)
         return self._separator
 
-    def posteriorgrams(self, audio: np.ndarray, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
-        """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
-        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
-        out = run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                         progress=self.progress, desc="transcribing")
-        return out["onset"], out["frame"]
+    def _instruments(
+        self, audio: np.ndarray, instruments: str | Sequence[str | int] | None
+    ) -> tuple[list[Instrument], dict[str, float]]:
+        """The requested instruments of a song, and (for ``"auto"``) what the recognizer detected."""
+        if isinstance(instruments, str) and instruments.strip().lower() == "auto":
+            found = self.recognizer.recognize(audio)
+            detected = {INSTRUMENTS[c].name: p for c, p in found.items()}
+            log.info("recognized: %s", ", ".join(f"{n} ({p:.2f})" for n, p in detected.items()) or "nothing")
+            return [INSTRUMENTS[c] for c in sorted(found)], detected
+        return parse_instruments(instruments), {}
 
+    @abc.abstractmethod
     def transcribe_audio(
         self,
         audio: np.ndarray,
@@ -495,40 +485,7 @@ class Transcriber:
         stems_dir: PathLike | None = None,
         stems_sample_rate: int = SAMPLE_RATE,
     ) -> Transcription:
-        """Transcribe (and, with ``separate``, separate) mono 16 kHz audio for the requested
-        instruments: ``"auto"`` (the default: the recognizer decides; its detections and probabilities
-        are in ``detected``), names, indices, or ``"all"``.
-
-        Args:
-            separate: also run the separator: one stem per instrument, in ``InstrumentResult.stem``
-                (16 kHz), or streamed to ``stems_dir/<instrument>.wav`` at ``stems_sample_rate``
-                (then ``InstrumentResult.stem_path``), which keeps memory bounded for long files.
-        """
-        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
-        if audio.ndim != 1:
-            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
-        detected: dict[str, float] = {}
-        if isinstance(instruments, str) and instruments.strip().lower() == "auto":
-            found = self.recognizer.recognize(audio)
-            detected = {INSTRUMENTS[c].name: p for c, p in found.items()}
-            log.info("recognized: %s", ", ".join(f"{n} ({p:.2f})" for n, p in detected.items()) or "nothing")
-            chosen = [INSTRUMENTS[c] for c in sorted(found)]
-            if not chosen:
-                return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
-        else:
-            chosen = parse_instruments(instruments)
-        classes = [i.index for i in chosen]
-        stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass)]
-        if separate:
-            stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
-        out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
-                                    stems_sample_rate=stems_sample_rate)
-        onset, frame = out["onset"], out["frame"]
-        velocity = out["velocity"].astype(np.float32) / Posteriorgram.SCALE if "velocity" in out else None
-        notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
-                              classes, config=self.decode, velocity=velocity)
-        tracks = self._results(chosen, notes, out, stem_paths, stems_sample_rate)
-        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
+        """Transcribe (and, with ``separate``, separate) mono 16 kHz audio: each head its own way."""
 
     def _run(
         self, audio: np.ndarray, stages: list[Stage], chosen: Sequence[Instrument], *,
@@ -620,6 +577,271 @@ class Transcriber:
                                      stems_dir=stems_dir, stems_sample_rate=rate)
 
 
+class Transcriber(Pipeline):
+    """A loaded transcription model with its inference settings (load once, transcribe many).
+
+    Args:
+        model: a model file or jointist checkpoint holding a transcriber (None: the shipped model).
+            When the file also holds a recognizer, ``instruments="auto"`` uses it.
+        device: ``cpu``, ``cuda``, ...
+        batch_size: windows per forward pass.
+        instruments_per_pass: instruments transcribed together from one window's shared features;
+            more are done in groups of this size, which bounds memory for ``instruments="all"``.
+            The defaults (1 window, 2 instruments) keep every activation small enough for glibc to
+            reuse its heap: bigger passes are up to 4x slower on a CPU (page faults of fresh mmaps),
+            so raise them only on a GPU.
+        decode: note decoding thresholds (default: the model card's).
+        window_s, hop_s: chunking of long audio.
+        progress: show a progress bar over windows.
+        recognizer: a :class:`Recognizer` or a model file holding one, for ``instruments="auto"``
+            (None: the model file's own recognizer if it has one, else the shipped recognizer,
+            loaded when first needed).
+        separator: a model file holding a separator, for ``separate=True`` (None: the model file's
+            own separator if it has one, else the shipped separator, loaded when first needed).
+    """
+
+    def __init__(
+        self,
+        model: PathLike | None = None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 1,
+        instruments_per_pass: int = 2,
+        decode: DecodeConfig | None = None,
+        window_s: float = SEGMENT_S,
+        hop_s: float = HOP_S,
+        progress: bool = True,
+        recognizer: Recognizer | PathLike | None = None,
+        separator: PathLike | None = None,
+    ) -> None:
+        loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
+        if not isinstance(loaded, ConditionedTranscriberModel):
+            raise CheckpointError(f"{self.model_path}: {type(loaded).__name__} is not a conditioned transcriber")
+        self.model: ConditionedTranscriberModel = cast(ConditionedTranscriberModel, loaded)
+        self.decode = decode or DecodeConfig(**(self.card.decode or {}))
+        super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
+                         window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator)
+
+    def posteriorgrams(self, audio: np.ndarray, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
+        """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
+        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
+        out = run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
+                         progress=self.progress, desc="transcribing")
+        return out["onset"], out["frame"]
+
+    def transcribe_audio(
+        self,
+        audio: np.ndarray,
+        *,
+        instruments: str | Sequence[str | int] | None = "auto",
+        source: str | None = None,
+        separate: bool = False,
+        stems_dir: PathLike | None = None,
+        stems_sample_rate: int = SAMPLE_RATE,
+    ) -> Transcription:
+        """Transcribe (and, with ``separate``, separate) mono 16 kHz audio for the requested
+        instruments: ``"auto"`` (the default: the recognizer decides; its detections and probabilities
+        are in ``detected``), names, indices, or ``"all"``.
+
+        Args:
+            separate: also run the separator: one stem per instrument, in ``InstrumentResult.stem``
+                (16 kHz), or streamed to ``stems_dir/<instrument>.wav`` at ``stems_sample_rate``
+                (then ``InstrumentResult.stem_path``), which keeps memory bounded for long files.
+        """
+        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        chosen, detected = self._instruments(audio, instruments)
+        if not chosen:
+            return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
+        classes = [i.index for i in chosen]
+        stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass)]
+        if separate:
+            stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
+        out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
+                                    stems_sample_rate=stems_sample_rate)
+        onset, frame = out["onset"], out["frame"]
+        velocity = out["velocity"].astype(np.float32) / Posteriorgram.SCALE if "velocity" in out else None
+        notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
+                              classes, config=self.decode, velocity=velocity)
+        tracks = self._results(chosen, notes, out, stem_paths, stems_sample_rate)
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
+
+
+class TokenTranscriber(Pipeline):
+    """The seq2seq head (MT3's formulation) behind the same interface as :class:`Transcriber`.
+
+    The song is cut into the model's segments (2.048 s, one after the other: hop = window), each
+    segment is decoded greedily into token ids, ``batch_size`` segments at a time with a key/value
+    cache, and the segments' tokens are decoded in order by the codec's state machine: a note still
+    sounding at a segment's end continues through the next segment's tie section. Requested
+    instruments restrict decoding (program tokens of other classes are never emitted); with a
+    multi-channel model only the channels of the requested instruments are decoded. The notes go
+    into the same results, MIDI writer and reports; their rolls are the posteriorgrams, and with
+    ``separate`` the separator reads them as its condition (as it reads a score).
+
+    Args:
+        model: a model file holding a ``seq2seq`` model (None: the shipped file's).
+        batch_size: segments decoded together.
+        max_tokens: tokens per segment and stream (default: the model card's).
+        recognizer, separator, window_s, hop_s, instruments_per_pass: as for :class:`Transcriber`
+            (the separator's and recognizer's windows).
+    """
+
+    def __init__(
+        self,
+        model: PathLike | None = None,
+        *,
+        device: str = "cpu",
+        batch_size: int = 8,
+        instruments_per_pass: int = 2,
+        max_tokens: int | None = None,
+        window_s: float = SEGMENT_S,
+        hop_s: float = HOP_S,
+        progress: bool = True,
+        recognizer: Recognizer | PathLike | None = None,
+        separator: PathLike | None = None,
+    ) -> None:
+        from jointist.tokens import Vocabulary, mt3_codec
+
+        path = Path(model) if model is not None else default_model_path(DEFAULT_MODEL)
+        if model is None and "seq2seq" not in model_roles(path):
+            raise CheckpointError(f"the shipped model file {path} has no seq2seq head; pass one with ckpt=<model.pt> "
+                                  "(jointist-train experiment=seq2seq_synth exports one)")
+        loaded, self.card, self.model_path = load_role(path, role="seq2seq", default=DEFAULT_MODEL, device=device)
+        self.model: Any = loaded
+        settings = dict(self.card.decode or {})
+        self.vocab = Vocabulary(mt3_codec(int(settings.get("num_velocity_bins", 1))))
+        self.max_tokens = int(max_tokens or settings.get("max_tokens", 1024))
+        self.channels = int(loaded.init_args.get("channels", 0))
+        self.segment_samples = int(cast(Any, loaded).segment_samples)
+        self.decode = DecodeConfig(**{k: v for k, v in (self.card.decode or {}).items()
+                                      if k in DecodeConfig.__dataclass_fields__})
+        super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
+                         window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator)
+
+    def segment_tokens(self, audio: np.ndarray, classes: Sequence[int] | None) -> dict[int | None, list[list[int]]]:
+        """Token ids per stream (None: the single stream; else the channel) and segment, with
+        decoding restricted to ``classes`` (None: no restriction)."""
+        from tqdm import tqdm
+
+        from jointist.seq2seq import allowed_tokens, channels_for
+
+        n = max(1, -(-len(audio) // self.segment_samples))
+        padded = np.zeros(n * self.segment_samples, np.float32)
+        padded[: len(audio)] = audio
+        segments = padded.reshape(n, self.segment_samples)
+        allowed = torch.from_numpy(allowed_tokens(self.vocab, classes)).to(self.device)
+        vocab_size = int(self.model.init_args["vocab_size"])
+        if len(allowed) < vocab_size:  # ids past the codec's (MT3's rounding of the vocabulary) are never emitted
+            allowed = torch.cat([allowed, torch.zeros(vocab_size - len(allowed), dtype=torch.bool, device=self.device)])
+        streams: list[int | None] = [None] if not self.channels else list(
+            channels_for(classes) if classes is not None else range(self.channels))
+        out: dict[int | None, list[list[int]]] = {s: [] for s in streams}
+        with tqdm(total=n, desc="transcribing (seq2seq)", unit="segment", disable=not self.progress) as bar, \
+                torch.inference_mode():
+            for first in range(0, n, self.batch_size):
+                x = torch.from_numpy(segments[first: first + self.batch_size]).to(self.device)
+                memory = self.model.encode(x)
+                if self.channels:
+                    k = len(streams)
+                    channel = torch.tensor(streams, device=self.device).repeat(len(x))
+                    ids = self.model.generate(x.repeat_interleave(k, 0), max_tokens=self.max_tokens, allowed=allowed,
+                                              channel=channel, memory=memory.repeat_interleave(k, 0))
+                    rows = ids.cpu().numpy().reshape(len(x), k, -1)
+                    for j, stream in enumerate(streams):
+                        out[stream].extend(row.tolist() for row in rows[:, j])
+                else:
+                    ids = self.model.generate(x, max_tokens=self.max_tokens, allowed=allowed, memory=memory)
+                    out[None].extend(row.tolist() for row in ids.cpu().numpy())
+                bar.update(len(x))
+        return out
+
+    def notes(self, audio: np.ndarray, classes: Sequence[int] | None) -> tuple[dict[int, NoteArray], dict[str, int]]:
+        """Class -> notes of a song (only ``classes`` when given), and the decoder's counts of
+        invalid and dropped events."""
+        from jointist.seq2seq import class_notes
+        from jointist.tokens import decode_segments
+
+        per_stream = self.segment_tokens(audio, classes)
+        found = []
+        counts = {"invalid_events": 0, "dropped_events": 0}
+        end_s = len(audio) / SAMPLE_RATE
+        for segments in per_stream.values():
+            starts = [i * self.segment_samples / SAMPLE_RATE for i in range(len(segments))]
+            notes, stats = decode_segments(segments, starts, self.vocab, end_s=end_s)
+            found.extend(notes)
+            for key in counts:
+                counts[key] += int(getattr(stats, key, 0))
+        # a segment padded past the song's end may still write notes there: they are cut at the end
+        found = [n for n in found if n.onset_s < end_s]
+        by_class = {c: NoteArray(n.onset_s, np.minimum(n.offset_s, end_s), n.pitch, n.velocity)
+                    for c, n in class_notes(found).items()}
+        if classes is not None:
+            by_class = {c: n for c, n in by_class.items() if c in set(classes)}
+        return by_class, counts
+
+    def transcribe_audio(
+        self,
+        audio: np.ndarray,
+        *,
+        instruments: str | Sequence[str | int] | None = "auto",
+        source: str | None = None,
+        separate: bool = False,
+        stems_dir: PathLike | None = None,
+        stems_sample_rate: int = SAMPLE_RATE,
+    ) -> Transcription:
+        """As :meth:`Transcriber.transcribe_audio`; with ``instruments="all"`` the result holds the
+        classes the head wrote notes for."""
+        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        every = isinstance(instruments, str) and instruments.strip().lower() == "all"
+        chosen: list[Instrument]
+        detected: dict[str, float]
+        if every:
+            chosen, detected = [], {}
+        else:
+            chosen, detected = self._instruments(audio, instruments)
+            if not chosen:
+                return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
+        notes, counts = self.notes(audio, None if every else [i.index for i in chosen])
+        if counts["invalid_events"] or counts["dropped_events"]:
+            log.info("seq2seq decoding: %d invalid and %d dropped events", counts["invalid_events"], counts["dropped_events"])
+        if every:
+            chosen = [INSTRUMENTS[c] for c in sorted(notes)]
+            if not chosen:
+                return Transcription(len(audio) / SAMPLE_RATE, [], source=source)
+        score = {i.index: notes.get(i.index, NoteArray.empty()) for i in chosen}
+        if separate:
+            result = self.separate_with_score(audio, score, source=source, stems_dir=stems_dir,
+                                              stems_sample_rate=stems_sample_rate)
+            result.detected = detected
+            return result
+        onset, frame = class_rolls(score, [i.index for i in chosen], num_frames=num_frames(len(audio)))
+        tracks = [
+            InstrumentResult(inst, score[inst.index], Posteriorgram.from_probabilities(onset[j]),
+                             Posteriorgram.from_probabilities(frame[j]))
+            for j, inst in enumerate(chosen)
+        ]
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
+
+
+HEADS = ("onsets_frames", "seq2seq")
+"""The transcription heads: onsets-and-frames (:class:`Transcriber`) and MT3's tokens
+(:class:`TokenTranscriber`)."""
+
+
+def load_transcriber(head: str = "onsets_frames", model: PathLike | None = None, **kwargs: Any) -> Pipeline:
+    """The pipeline of a transcription head (``onsets_frames`` or ``seq2seq``) with its settings."""
+    if head == "onsets_frames":
+        return Transcriber(model, **kwargs)
+    if head == "seq2seq":
+        kwargs.pop("decode", None)
+        return TokenTranscriber(model, **kwargs)
+    raise ValueError(f"head={head!r}: choose one of {', '.join(HEADS)}")
+
+
 def transcribe(
     audio: PathLike | np.ndarray,
     *,
@@ -631,6 +853,7 @@ def transcribe(
     device: str = "cpu",
     batch_size: int = 4,
     progress: bool = False,
+    head: str = "onsets_frames",
 ) -> Transcription:
     """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument
     (``"auto"``, the default, lets the instrument recognizer decide; or names, indices, ``"all"``); with
@@ -639,8 +862,8 @@ def transcribe(
     >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
     >>> jointist.export.write_outputs(result, "out", name="song")         # doctest: +SKIP
     """
-    transcriber = Transcriber(model, device=device, batch_size=batch_size, progress=progress, recognizer=recognizer,
-                              separator=separator)
+    transcriber = load_transcriber(head, model, device=device, batch_size=batch_size, progress=progress,
+                                   recognizer=recognizer, separator=separator)
     if isinstance(audio, np.ndarray):
         return transcriber.transcribe_audio(audio, instruments=instruments, separate=separate)
     return transcriber.transcribe_file(audio, instruments=instruments, separate=separate)

@@ -29,8 +29,10 @@ def run(cfg: DictConfig) -> dict:
 
         from jointist.evaluation import tune_decode
         from jointist.models.serialize import load_models, save_models
+        from jointist.pipeline import Transcriber
         from jointist.postprocess import DecodeConfig
 
+        assert isinstance(transcriber, Transcriber)  # check_inference_settings refused head=seq2seq
         objective = cfg.get("tune_objective", "balanced")
         decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
                                      objective=objective, progress=cfg.progress)

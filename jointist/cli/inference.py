@@ -6,7 +6,7 @@ import dataclasses
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from jointist.pipeline import Transcriber
+from jointist.pipeline import HEADS, TokenTranscriber, Transcriber
 
 
 class InferenceSettingError(ValueError):
@@ -36,6 +36,15 @@ def check_inference_settings(cfg: DictConfig) -> None:
         Chunker(window_s=float(window_s), hop_s=float(hop_s))  # type: ignore[arg-type]
     except ValueError as err:
         raise InferenceSettingError(str(err)) from err
+    head = cfg.get("head", "onsets_frames")
+    if head not in HEADS:
+        raise InferenceSettingError(f"head={head}: choose one of {', '.join(HEADS)}")
+    if head == "seq2seq" and cfg.get("tune_decode"):
+        raise InferenceSettingError("tune_decode=true tunes the onset and frame thresholds of head=onsets_frames; "
+                                    "the seq2seq head has none")
+    max_tokens = cfg.get("max_tokens")
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 2):
+        raise InferenceSettingError(f"max_tokens={max_tokens}: give a whole number >= 2 (tokens per segment)")
     device = str(cfg.get("device", "cpu"))
     if device.startswith("cuda"):
         import torch
@@ -44,13 +53,17 @@ def check_inference_settings(cfg: DictConfig) -> None:
             raise InferenceSettingError(f"device={device}: CUDA is not available on this machine; use device=cpu")
 
 
-def build_transcriber(cfg: DictConfig) -> Transcriber:
-    """A :class:`~jointist.pipeline.Transcriber` from the ``inference`` keys of a command's config."""
-    transcriber = Transcriber(
-        cfg.ckpt, device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
-        window_s=cfg.window_s, hop_s=cfg.hop_s, progress=cfg.progress, recognizer=cfg.recognizer,
-        separator=cfg.get("separator"),
-    )
+def build_transcriber(cfg: DictConfig) -> Transcriber | TokenTranscriber:
+    """The pipeline of the chosen ``head`` (:class:`~jointist.pipeline.Transcriber` for onsets and
+    frames, :class:`~jointist.pipeline.TokenTranscriber` for tokens) from the ``inference`` keys of a
+    command's config."""
+    head = str(cfg.get("head", "onsets_frames"))
+    common = dict(device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
+                  window_s=cfg.window_s, hop_s=cfg.hop_s, progress=cfg.progress, recognizer=cfg.recognizer,
+                  separator=cfg.get("separator"))
+    if head == "seq2seq":
+        return TokenTranscriber(cfg.ckpt, max_tokens=cfg.get("max_tokens"), **common)
+    transcriber = Transcriber(cfg.ckpt, **common)
     decode = OmegaConf.to_container(cfg.decode)
     overrides = {str(k): v for k, v in decode.items() if v is not None} if isinstance(decode, dict) else {}
     if overrides:

@@ -31,7 +31,7 @@ from jointist.cli import CONFIG_PATH
 if TYPE_CHECKING:
     from jointist.export import OutputPaths
     from jointist.notes import NoteArray
-    from jointist.pipeline import Transcriber
+    from jointist.pipeline import Pipeline
     from jointist.results import Transcription
 
 log = logging.getLogger("jointist.transcribe")
@@ -236,7 +236,7 @@ def run(cfg: DictConfig) -> dict[str, Path]:
 
 
 def transcribe_one(
-    transcriber: Transcriber, cfg: DictConfig, job: Job, instruments: str | list, *, score: dict[int, NoteArray] | None
+    transcriber: Pipeline, cfg: DictConfig, job: Job, instruments: str | list, *, score: dict[int, NoteArray] | None
 ) -> dict[str, Path]:
     """Transcribe (or, with a score, separate) one recording and write its results."""
     from jointist.export import write_outputs
@@ -286,7 +286,7 @@ def read_score(path: object, instruments: str | Sequence[str | int]) -> dict[int
 
 
 def separate_by_score(
-    transcriber: Transcriber, audio_path: Path, score: dict[int, NoteArray], *, stems_dir: Path,
+    transcriber: Pipeline, audio_path: Path, score: dict[int, NoteArray], *, stems_dir: Path,
     stems_sample_rate: int | str,
 ) -> Transcription:
     """Score-informed separation: the notes of ``score`` (aligned with the recording) condition the
