@@ -227,3 +227,23 @@ def test_the_configs_build_and_the_codec_fits_them() -> None:
         model = instantiate(model_config(name), _convert_="object")
         assert model.init_args["vocab_size"] >= vocab().vocab_size
         assert model.role == "seq2seq"
+
+
+def test_the_separator_reads_the_seq2seq_notes_as_its_condition(overfit_file: Path, tmp_path: Path) -> None:
+    from jointist.data.targets import class_rolls
+    from jointist.models.serialize import save_model
+    from jointist.pipeline import Transcriber
+    from tests.conftest import perturb
+
+    separator = save_model(perturb(tiny_model("FiLMUNetSeparator"), 0.3).eval(), tmp_path / "separator.pt")
+    pipeline = TokenTranscriber(overfit_file, progress=False, separator=separator)
+    result = pipeline.transcribe_audio(clip().mix, instruments=["piano", "bass"], separate=True)
+    assert [t.stem.shape for t in result.tracks] == [(len(clip().mix),)] * 2
+    # the same stems as score-informed separation from the notes the head wrote
+    notes = {t.instrument.index: t.notes for t in result.tracks}
+    informed = pipeline.separate_with_score(clip().mix, notes)
+    for a, b in zip(result.tracks, informed.tracks, strict=True):
+        np.testing.assert_allclose(a.stem, b.stem, atol=1e-6)
+    onset, frame = class_rolls(notes, [0, 10], num_frames=result.tracks[0].frame.codes.shape[0])
+    np.testing.assert_array_equal(result.tracks[0].frame.codes > 127, frame[0] > 0.5)
+    assert isinstance(pipeline, TokenTranscriber) and not isinstance(pipeline, Transcriber)

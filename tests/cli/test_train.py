@@ -21,7 +21,11 @@ EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yam
     ((), {"train/loss", "train/agnostic_onset_loss", "val/loss", "val/note_f1", "val/agnostic_note_f1"}),
     (("task=recognition", "model=recognizer_tiny", "callbacks.checkpoint.monitor=val/map_macro"),
      {"train/loss", "val/loss", "val/map_macro", "val/f1_macro"}),
-], ids=["transcription", "recognition"])
+    (("task=seq2seq", "model=seq2seq_tiny", "data.segment_s=2.048"),
+     {"train/loss", "train/token_accuracy", "val/loss", "val/token_accuracy", "val/note_f1", "val/multi_instrument_f1"}),
+    (("task=seq2seq", "model=seq2seq_tiny", "model.channels=13", "data.segment_s=2.048"),
+     {"train/loss", "train/token_accuracy", "val/loss", "val/note_f1"}),
+], ids=["transcription", "recognition", "seq2seq", "seq2seq_multichannel"])
 def test_fast_dev_run_of_each_task(shared_mini_corpus, tmp_path, overrides, metrics):
     result = train(compose_train(shared_mini_corpus, tmp_path / "run", "+trainer.fast_dev_run=true", *overrides))
     assert metrics <= set(result["metrics"]) and np.isfinite(result["metrics"]["train/loss"])
