@@ -61,6 +61,21 @@ def remove_empty_run_folder(folder: Path) -> None:
         log.debug("removed the run folder %s: nothing was written", folder)
 
 
+def use_the_job_folder(cfg: DictConfig) -> None:
+    """In a sweep (``jointist-train -m``), point ``paths.output_dir`` at this job's own folder, which Hydra
+    has made: ``<paths.output_dir as composed>/<job number>`` (``hydra.sweep`` in conf/train.yaml).
+
+    The composed folder (its timestamp resolved once per sweep, or a ``paths.output_dir=`` of the user's) is
+    the same for every job; checkpoints, logs and the model file follow ``paths.output_dir`` into the
+    job's subfolder. A single run (no ``-m``) keeps ``paths.output_dir`` as it is."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        cfg.paths.output_dir = hydra_cfg.runtime.output_dir
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured task; returns the final metrics and the paths written."""
     import pytorch_lightning as pl
@@ -113,15 +128,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
     from jointist.data.slakh import DatasetError
     from jointist.models.serialize import CheckpointError
 
+    use_the_job_folder(cfg)
     try:
         result = train(cfg)
     except (CheckpointError, DatasetError) as err:
         log.error("%s", err)
-        from hydra.core.hydra_config import HydraConfig
-
         remove_empty_run_folder(Path(HydraConfig.get().runtime.output_dir))
         sys.exit(2)
     for key, value in sorted(result["metrics"].items()):
