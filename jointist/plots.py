@@ -1,4 +1,7 @@
-"""Figures: piano rolls of transcriptions and bar charts of per-instrument scores (matplotlib, Agg)."""
+"""Figures: piano rolls of transcriptions and bar charts of per-instrument scores.
+
+Drawn on matplotlib ``Figure`` objects with their own Agg canvas, never through pyplot: writing a
+figure neither needs nor changes the process's backend (a notebook keeps its inline figures)."""
 
 from __future__ import annotations
 
@@ -17,13 +20,12 @@ __all__ = ["plot_f1_bars", "plot_pianoroll"]
 MAX_COLUMNS = 4000
 
 
-def _pyplot():
-    import matplotlib
+def _figure(size: tuple[float, float]):  # type: ignore[no-untyped-def]
+    """A figure and its axes, outside pyplot's figure manager (nothing to close, no backend switch)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=size)
+    return fig, fig.subplots()
 
 
 def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
@@ -40,7 +42,8 @@ def plot_pianoroll(
     ``frame`` is uint8 codes (0..255, see :class:`~jointist.results.Posteriorgram`) or probabilities
     in [0, 1] as floats. Songs longer than 40 s at 100 frames/s are max-pooled to 4000 columns.
     """
-    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
     vmax = 255 if frame.dtype == np.uint8 else 1.0
     full_frames = len(frame)
     step = max(1, int(np.ceil(len(frame) / MAX_COLUMNS)))
@@ -48,17 +51,15 @@ def plot_pianoroll(
         pad = (-len(frame)) % step
         frame = np.pad(frame, ((0, pad), (0, 0))).reshape(-1, step, frame.shape[1]).max(axis=1)
     duration_s = full_frames / fps
-    fig, ax = plt.subplots(figsize=(min(20, 4 + duration_s / 6), 4))
+    fig, ax = _figure((min(20, 4 + duration_s / 6), 4))
     ax.imshow(frame.T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=vmax,
               extent=(0, duration_s, MIN_MIDI - 0.5, MIN_MIDI + 87.5))
     for on, off, p in zip(notes.onset_s, notes.offset_s, notes.pitch):
-        ax.add_patch(plt.Rectangle((on, p - 0.5), max(off - on, 0.01), 1.0, fill=False, edgecolor="red", linewidth=0.6))
+        ax.add_patch(Rectangle((on, p - 0.5), max(off - on, 0.01), 1.0, fill=False, edgecolor="red", linewidth=0.6))
     ax.set_title(f"{title}: {len(notes)} notes" if title else f"{len(notes)} notes")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_f1_bars(per_instrument: Mapping[str, Mapping[str, float]], path: str | os.PathLike[str], *,
@@ -68,12 +69,11 @@ def plot_f1_bars(per_instrument: Mapping[str, Mapping[str, float]], path: str | 
     """Grouped bars of two scores per instrument (``keys`` of each row; ``labels`` name them).
 
     F1 and AP use the default 0..1 axis; SDR in dB passes ``ylim=None``."""
-    plt = _pyplot()
     names = list(per_instrument)
     first = [per_instrument[n].get(keys[0], np.nan) for n in names]
     second = [per_instrument[n].get(keys[1], np.nan) for n in names]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 4))
+    fig, ax = _figure((max(6, 0.45 * len(names) + 2), 4))
     ax.bar(x - 0.2, np.nan_to_num(first), 0.4, label=labels[0])
     ax.bar(x + 0.2, np.nan_to_num(second), 0.4, label=labels[1])
     ax.set_xticks(x, names, rotation=60, ha="right")
@@ -84,6 +84,4 @@ def plot_f1_bars(per_instrument: Mapping[str, Mapping[str, float]], path: str | 
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
-    path = _save(fig, path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
