@@ -6,7 +6,7 @@
 Prints:
 1. real-time factor of the transcriber on a 3-minute synthetic song with 6 instruments
    (2 CPU threads by default; on a GPU with --device cuda);
-2. peak memory (max RSS of a jointist-transcribe process) on a 30-minute file, 6 instruments;
+2. peak memory (max RSS of a jointist-transcribe process) on a 60-minute file (``--memory-minutes``), 6 instruments;
 3. on the corpus' test split(s) (``--splits test test_style``: the unheard SoundFont, and with it a
    style training never heard): instrument-agnostic
    note F1 (onset; onset+offset; drums left out of the reference) and real-time factor of the
@@ -67,6 +67,9 @@ def main() -> None:
     parser.add_argument("--max-tracks", type=int, default=30)
     parser.add_argument("--basic-pitch-python", default=None, help="python of the basic-pitch environment")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-minutes", type=int, default=60, help="length of the memory benchmark's file")
+    parser.add_argument("--memory-instruments", default="six", choices=["six", "all"],
+                        help="the benchmark song's 6 instruments, or all 39 classes")
     parser.add_argument("--skip-speed", action="store_true", help="only the accuracy comparison")
     parser.add_argument("--splits", nargs="+", default=["test"],
                         help="splits compared, each on its own (e.g. test test_style: the unheard style)")
@@ -88,18 +91,21 @@ def main() -> None:
 
         if not args.skip_memory:
             long_path = Path(tmp) / "long.flac"
-            write_audio(long_path, np.tile(audio, 10))
+            write_audio(long_path, np.tile(audio, args.memory_minutes // 3))  # the 3-minute song, repeated
             out = Path(tmp) / "out"
             ckpt = str(transcriber.model_path)
             start = time.perf_counter()
             subprocess.run([sys.executable, "-m", "jointist.cli.transcribe", f"audio={long_path}",
+                            "instruments=all" if args.memory_instruments == "all" else
                             f"instruments=[{','.join(map(str, instruments))}]", f"ckpt={ckpt}", f"out={out}",
                             "plots=false", "progress=false", f"device={args.device}"], check=True, capture_output=True,
                            env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
             wall = time.perf_counter() - start
             peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            print(f"memory: 30-minute file, 6 instruments: peak RSS {peak_mb:.0f} MB, {wall:.0f} s "
-                  f"({wall / 1800:.3f}x real time, including start-up and writing MIDI)")
+            seconds = args.memory_minutes // 3 * 180
+            count = "39" if args.memory_instruments == "all" else "6"
+            print(f"memory: {seconds // 60}-minute file, {count} instruments: peak RSS {peak_mb:.0f} MB, {wall:.0f} s "
+                  f"({wall / seconds:.3f}x real time, including start-up and writing MIDI)")
 
         for split in args.splits if args.corpus else []:
             tracks = load_index(args.corpus, split)[: args.max_tracks]

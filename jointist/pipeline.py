@@ -660,10 +660,9 @@ class Transcriber(Pipeline):
             stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
         out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
                                     stems_sample_rate=stems_sample_rate)
-        onset, frame = out["onset"], out["frame"]
-        velocity = out["velocity"].astype(np.float32) / Posteriorgram.SCALE if "velocity" in out else None
-        notes = decode_tracks(onset.astype(np.float32) / Posteriorgram.SCALE, frame.astype(np.float32) / Posteriorgram.SCALE,
-                              classes, config=self.decode, velocity=velocity)
+        # decoded from the uint8 codes, one instrument's float copy at a time: memory stays near the codes'
+        notes = decode_tracks(out["onset"], out["frame"], classes, config=self.decode, velocity=out.get("velocity"),
+                              scale=Posteriorgram.SCALE)
         tracks = self._results(chosen, notes, out, stem_paths, stems_sample_rate)
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 

@@ -176,20 +176,41 @@ def suppress_shared_onsets(onset: np.ndarray, ratio: float, *, pitched: np.ndarr
 
 def decode_tracks(
     onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
-    fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None,
+    fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None, scale: float = 1.0,
 ) -> dict[int, NoteArray]:
     """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
     classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first;
-    ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities."""
+    ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities.
+
+    The inputs may be compact codes (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`)
+    with ``scale`` (255): probabilities are ``codes / scale``. They are turned into float32 one
+    instrument at a time, so decoding a long song for many instruments holds one instrument's float
+    copy, not all of them (the strongest onset per key, which instruments compete against, is taken
+    over the codes themselves).
+    """
     classes = [int(c) for c in classes]
-    onset = np.asarray(onset, dtype=np.float32)
-    frame = np.asarray(frame, dtype=np.float32)
+    onset, frame = np.asarray(onset), np.asarray(frame)
     if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1] != len(classes):
         raise ValueError(f"onset and frame must both be (time, {len(classes)}, 88), got {onset.shape} and {frame.shape}")
     drums = np.array([c == DRUMS.index for c in classes], bool)
-    onset = suppress_shared_onsets(onset, config.shared_onset_ratio, pitched=~drums)
-    return {
-        c: decode_notes(onset[:, j], frame[:, j], is_drum=bool(drums[j]), config=config, fps=fps,
-                        velocity=None if velocity is None else velocity[:, j])
-        for j, c in enumerate(classes)
-    }
+    ratio = config.shared_onset_ratio
+    near = None  # per frame and key, the strongest pitched onset within one frame (probability)
+    if ratio > 0 and (~drums).sum() >= 2:
+        strongest = np.zeros((onset.shape[0], onset.shape[2]), onset.dtype)
+        for k in np.flatnonzero(~drums):
+            np.maximum(strongest, onset[:, k], out=strongest)
+        near = strongest.astype(np.float32) / scale
+        near[1:] = np.maximum(near[1:], near[:-1].copy())
+        near[:-1] = np.maximum(near[:-1], strongest[1:].astype(np.float32) / scale)
+
+    def probabilities(codes: np.ndarray) -> np.ndarray:
+        return codes.astype(np.float32) / scale if scale != 1.0 else codes.astype(np.float32, copy=False)
+
+    notes = {}
+    for j, c in enumerate(classes):
+        on = probabilities(onset[:, j])
+        if near is not None and not drums[j]:
+            on = np.where(on < ratio * near, np.float32(0.0), on)
+        notes[c] = decode_notes(on, probabilities(frame[:, j]), is_drum=bool(drums[j]), config=config, fps=fps,
+                                velocity=None if velocity is None else probabilities(velocity[:, j]))
+    return notes
