@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.warnings import PossibleUserWarning
 from torch.utils.data import DataLoader
 
 from jointist.constants import SEGMENT_S
@@ -32,6 +35,10 @@ class SlakhDataModule(pl.LightningDataModule):
         augment: load-time augmentation of the training windows (stem gains, stem dropout, pitch
             shift, remixing; see :mod:`jointist.data.augment`); validation and test windows are
             never augmented. None, or ``enabled=False``, turns it off.
+
+    A checkpoint written while fitting records where training stands in the stream of training windows
+    (:meth:`state_dict`), and a run resumed from it carries on from there, in the middle of an epoch
+    too, instead of seeing the epoch's first windows again (see :class:`EpochSampler`).
     """
 
     def __init__(
@@ -66,6 +73,7 @@ class SlakhDataModule(pl.LightningDataModule):
         self.decode_cache = decode_cache
         self.augment = augment
         self.datasets: dict[str, SlakhDataset] = {}
+        self._resume_at: tuple[int, int] | None = None  # (epoch, batches of it trained), from a checkpoint
 
     def _dataset(self, split: str, *, random: bool) -> SlakhDataset:
         return SlakhDataset(
@@ -91,7 +99,37 @@ class SlakhDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]
-        return self._loader(dataset, sampler=EpochSampler(len(dataset)), drop_last=True)
+        epoch, batches = self._resume_at or (0, 0)
+        self._resume_at = None
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        sampler = EpochSampler(len(dataset), num_replicas=replicas, rank=rank, epoch=epoch, skip=batches * self.batch_size)
+        return self._loader(dataset, sampler=sampler, drop_last=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint written while fitting: ``train_epoch``, the epoch of the next
+        training batch, and ``train_batches``, how many batches of it were trained on (per process).
+
+        Every epoch has the same number of batches (a fixed number of windows, ``drop_last``), so both
+        follow from the batches trained since the start of the run, which Lightning counts."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        per_epoch = trainer.num_training_batches
+        if not 0 < per_epoch < float("inf"):
+            return {}
+        progress = trainer.fit_loop.epoch_loop.batch_progress.total  # typed as the base of what it is
+        trained = int(getattr(progress, "processed", progress.completed))  # batches whose step has run
+        epoch, batches = divmod(trained, int(per_epoch))
+        return {"train_epoch": epoch, "train_batches": batches}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume the training windows where :meth:`state_dict` left them (at the next ``train_dataloader``)."""
+        if "train_epoch" in state_dict:
+            self._resume_at = (int(state_dict["train_epoch"]), int(state_dict["train_batches"]))
+            # Lightning asks the loader itself for a position; ours is here, so its warning does not apply
+            warnings.filterwarnings("ignore", "You're resuming from a checkpoint that ended before the epoch ended",
+                                    PossibleUserWarning)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.datasets["val"], shuffle=False)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from torch.utils.data import DistributedSampler
 
 from jointist.atomic import atomic_path
 from jointist.audio.io import AudioError, audio_duration_s, load_audio, read_segment
@@ -610,22 +611,55 @@ class SlakhDataset(torch.utils.data.Dataset):
                        augmentation=plan)
 
 
-class EpochSampler(torch.utils.data.Sampler[int]):
-    """Yields ``epoch * n, ..., epoch * n + n - 1``: fresh random windows every epoch, reproducibly.
+class EpochSampler(DistributedSampler[int]):
+    """This process's share of ``epoch * n, ..., epoch * n + n - 1``: fresh random windows every epoch,
+    reproducibly.
 
-    Lightning calls ``set_epoch`` on the sampler at the start of each training epoch.
+    Lightning calls ``set_epoch`` on the sampler at the start of each training epoch. Of ``num_replicas``
+    processes, process ``rank`` takes positions ``rank, rank + num_replicas, ...`` of the epoch,
+    ``ceil(n / num_replicas)`` of them (the last wrapping round to the epoch's first, as
+    :class:`DistributedSampler` pads). Being a ``DistributedSampler``, it is not wrapped in Lightning's,
+    which would deal the positions out in a shuffled order that a resumed run could not pick up.
+
+    A run resumed in the middle of an epoch must not see that epoch's first windows again: Lightning
+    restores how many batches it trained, but restarts the epoch's loader from its beginning and ends
+    the epoch after the batches it still owes. So a sampler made with ``skip`` leaves out the first
+    ``skip`` positions of this process's share the first time it is iterated at ``epoch``.
+
+    Args:
+        num_samples: windows per epoch, ``n``, all processes together.
+        num_replicas: processes sharing the epoch.
+        rank: this process.
+        epoch: the epoch of the first iteration.
+        skip: positions of this process's share of ``epoch`` already trained on, left out by the
+            first iteration only (all of them, when more than the share).
     """
 
-    def __init__(self, num_samples: int) -> None:
-        self.num_samples = num_samples
-        self.epoch = 0
+    def __init__(self, num_samples: int, *, num_replicas: int = 1, rank: int = 0, epoch: int = 0, skip: int = 0) -> None:
+        # DistributedSampler.__init__ is not called: it reads a dataset and asks torch.distributed
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
+        self.epoch_size = num_samples
+        self.num_replicas, self.rank, self.epoch = num_replicas, rank, epoch
+        self.num_samples = -(-num_samples // num_replicas)  # this process's share
+        self.total_size = self.num_samples * num_replicas
+        self.shuffle, self.seed, self.drop_last = False, 0, False
+        if skip < 0:
+            raise ValueError(f"skip must be >= 0, got {skip}")
+        self._skip: tuple[int, int] | None = (epoch, skip) if skip else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self) -> Iterator[int]:
-        start = self.epoch * self.num_samples
-        return iter(range(start, start + self.num_samples))
+        start = self.epoch * self.epoch_size
+        share = [start + position % self.epoch_size for position in range(self.rank, self.total_size, self.num_replicas)]
+        if self._skip is not None:
+            epoch, skip = self._skip
+            self._skip = None  # the resumed epoch only; any later pass is whole
+            if epoch == self.epoch:
+                share = share[skip:]
+        return iter(share)
 
     def __len__(self) -> int:
         return self.num_samples
