@@ -106,6 +106,10 @@ def check_audio(audio: np.ndarray, *, source: str = "audio", allow_silence: bool
 
 
 _BLOCK_S = 30.0
+_PARTIAL_BLOCK_S = 1.0
+PARTIAL_TOLERANCE_S = 0.05
+"""A whole-file read this much shorter than its header's length is reported as partly unreadable."""
+"""Block length of a whole-file read (:func:`load_audio`), which keeps what decoded before a damaged frame."""
 
 
 def clipped_fraction(audio: np.ndarray) -> float:
@@ -121,16 +125,19 @@ def _count_clipped(data: np.ndarray, counts: list[int] | None) -> None:
         counts[1] += data.size
 
 
-def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts: list[int] | None = None) -> np.ndarray:
+def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts: list[int] | None = None,
+               partial: bool = False) -> np.ndarray:
     """Read ``n_native`` frames from the current position as mono float32 at ``sample_rate``.
 
     Long reads go block by block through a streaming resampler, so a 30-minute 44.1 kHz stereo file
     never exists in memory at its native rate: peak memory is the 16 kHz output plus one block.
     With ``clip_counts`` ([clipped, total]), the clipped samples of the file as stored (every channel,
-    before resampling, which would smear a clipped flat top) are added to it.
+    before resampling, which would smear a clipped flat top) are added to it. With ``partial``, a
+    decoding error after the first block ends the read there (what decoded is returned, shorter);
+    without it, or in the first block, the error is raised.
     """
     sr = f.samplerate
-    block = int(_BLOCK_S * sr)
+    block = int((_PARTIAL_BLOCK_S if partial else _BLOCK_S) * sr)
     if n_native <= block:
         data = f.read(n_native, dtype="float32", always_2d=True)
         _count_clipped(data, clip_counts)
@@ -142,7 +149,12 @@ def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts:
     stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
     filled, remaining = 0, n_native
     while remaining > 0:
-        data = f.read(min(block, remaining), dtype="float32", always_2d=True)
+        try:
+            data = f.read(min(block, remaining), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError):
+            if not partial or filled == 0:
+                raise
+            break  # a damaged frame: keep what decoded before it (load_audio says how much)
         if len(data) == 0:
             break
         remaining -= len(data)
@@ -178,7 +190,7 @@ def read_segment(
 
 def _read_segment(
     path: str | os.PathLike[str], *, start_s: float, duration_s: float | None, sample_rate: int,
-    clip_counts: list[int] | None = None,
+    clip_counts: list[int] | None = None, partial: bool = False,
 ) -> np.ndarray:
     with _open(path) as f:
         sr = f.samplerate
@@ -189,7 +201,7 @@ def _read_segment(
         n_native = max(0, min(n_native, f.frames - start))
         try:
             f.seek(min(start, f.frames))
-            mono = _read_mono(f, n_native, sample_rate=sample_rate, clip_counts=clip_counts)
+            mono = _read_mono(f, n_native, sample_rate=sample_rate, clip_counts=clip_counts, partial=partial)
         except (sf.LibsndfileError, RuntimeError) as err:
             raise AudioError(f"cannot decode {path} ({err})") from err
     if duration_s is None:
@@ -200,6 +212,32 @@ def _read_segment(
     return np.pad(mono, (0, n_out - len(mono)))
 
 
+def _wav_promised_frames(path: str | os.PathLike[str], channels: int) -> int:
+    """The frames a WAV file's ``data`` chunk header promises (libsndfile counts only what is there,
+    so a WAV cut short reads as a shorter, complete file); 0 when the header cannot tell."""
+    import struct
+
+    with open(path, "rb") as raw:
+        head = raw.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        bits = 0
+        while True:
+            chunk = raw.read(8)
+            if len(chunk) < 8:
+                return 0
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt ":
+                fmt = raw.read(size)
+                bits = struct.unpack("<H", fmt[14:16])[0] if len(fmt) >= 16 else 0
+                raw.seek(size % 2, 1)
+            elif name == b"data":
+                frame_bytes = channels * bits // 8
+                return size // frame_bytes if frame_bytes and size < 0xFFFFFFFF else 0
+            else:
+                raw.seek(size + size % 2, 1)
+
+
 def load_audio(
     path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE, allow_silence: bool = True
 ) -> np.ndarray:
@@ -207,6 +245,10 @@ def load_audio(
 
     Logs a warning when more than 0.1% of the file's samples are clipped (``|x| >= 0.9999`` as stored,
     before downmixing and resampling): transcription of a clipped recording is less reliable.
+
+    A partly readable file (cut short, so its header promises more than it holds, or damaged after its
+    first second) gives what decodes, with a warning that says how much of its length that is; a
+    file of which nothing decodes is an error.
 
     Raises:
         FileNotFoundError: no such file.
@@ -216,9 +258,15 @@ def load_audio(
     with _open(path) as f:
         if f.frames == 0:
             raise EmptyAudioError(f"{path} contains no samples")
+        frames = max(f.frames, _wav_promised_frames(path, f.channels) if f.format == "WAV" else 0)
+        promised_s = frames / f.samplerate if f.samplerate > 0 else 0.0
     counts = [0, 0]
-    audio = _read_segment(path, start_s=0.0, duration_s=None, sample_rate=sample_rate, clip_counts=counts)
+    audio = _read_segment(path, start_s=0.0, duration_s=None, sample_rate=sample_rate, clip_counts=counts, partial=True)
     audio = check_audio(audio, source=str(path), allow_silence=allow_silence)
+    decoded_s = len(audio) / sample_rate
+    if decoded_s < promised_s - PARTIAL_TOLERANCE_S:
+        log.warning("%s is partly unreadable (cut short or damaged): only its first %.1f s of %.1f s decoded "
+                    "(%.0f%%); transcribing those", path, decoded_s, promised_s, 100 * decoded_s / promised_s)
     if counts[1] and counts[0] > CLIP_WARN_FRACTION * counts[1]:
         log.warning("%s is clipped: %.2f%% of its samples are at full scale (|x| >= %g); notes may be missed "
                     "or doubled, re-export it at a lower level if you can", path, 100 * counts[0] / counts[1], CLIP_LEVEL)

@@ -116,3 +116,46 @@ def test_stft_round_trip():
     spec = stft(audio)
     assert spec.shape == (2, 101, 513) and spec.is_complex()
     assert torch.allclose(stft.inverse(spec, length=16_000), audio, atol=1e-5)
+
+
+# -- partly readable files: what decodes is transcribed, with a warning that says how much --------
+
+def ten_second_tone(path, **kwargs):
+    t = np.arange(10 * SAMPLE_RATE) / SAMPLE_RATE
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), SAMPLE_RATE, **kwargs)
+    return path
+
+
+def test_a_wav_cut_in_half_gives_its_first_half_and_says_so(tmp_path, caplog):
+    data = ten_second_tone(tmp_path / "full.wav").read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])  # the header still promises 10 s
+    with caplog.at_level("WARNING", logger="jointist.audio.io"):
+        audio = load_audio(cut)
+    assert len(audio) / SAMPLE_RATE == pytest.approx(5.0, abs=0.01)
+    assert "cut.wav is partly unreadable" in caplog.text and "5.0 s of 10.0 s" in caplog.text
+
+
+def test_a_flac_damaged_at_ninety_percent_gives_what_decodes_before_the_damage(tmp_path, caplog):
+    data = bytearray(ten_second_tone(tmp_path / "full.flac").read_bytes())
+    at = int(len(data) * 0.9)
+    data[at: at + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.flac"
+    damaged.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="jointist.audio.io"):
+        audio = load_audio(damaged)
+    assert 7.0 <= len(audio) / SAMPLE_RATE < 9.5  # up to the damaged frame (read in 1 s blocks)
+    assert "damaged.flac is partly unreadable" in caplog.text and "of 10.0 s decoded" in caplog.text
+    assert np.abs(audio[: 7 * SAMPLE_RATE]).max() == pytest.approx(0.3, abs=0.01)  # the tone, intact
+
+
+def test_complete_files_load_without_a_warning_and_damage_at_the_start_is_an_error(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="jointist.audio.io"):
+        for name, subtype in (("f.wav", "FLOAT"), ("p.wav", "PCM_24"), ("f.flac", None)):
+            assert len(load_audio(ten_second_tone(tmp_path / name, subtype=subtype))) == 10 * SAMPLE_RATE
+    assert "partly unreadable" not in caplog.text
+    data = bytearray((tmp_path / "f.flac").read_bytes())
+    data[200:4000] = bytes(3800)  # the first frames overwritten: nothing decodes
+    (tmp_path / "dead.flac").write_bytes(bytes(data))
+    with pytest.raises(AudioError):
+        load_audio(tmp_path / "dead.flac")
