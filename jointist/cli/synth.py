@@ -42,6 +42,7 @@ def corpus_spec(cfg: DictConfig) -> CorpusSpec:
 
 @hydra.main(config_path=CONFIG_PATH, config_name="synth", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    from jointist.data.render import ReservedSoundFontError
     from jointist.data.stats import corpus_stats, format_stats
     from jointist.data.synthetic import render_corpus
 
@@ -50,7 +51,11 @@ def main(cfg: DictConfig) -> None:
     except ValueError as err:  # CorpusSpec's checks name the setting
         log.error("%s", err)
         sys.exit(2)
-    results = render_corpus(cfg.root, spec, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress)
+    try:
+        results = render_corpus(cfg.root, spec, workers=cfg.workers, overwrite=cfg.overwrite, progress=cfg.progress)
+    except (ReservedSoundFontError, FileNotFoundError) as err:  # a reserved or missing SoundFont, before any track
+        log.error("%s", err)
+        sys.exit(2)
     made = sum(not r.skipped for r in results)
     log.info("%d tracks in %s (%d rendered now, %d already there)", len(results), cfg.root, made, len(results) - made)
     if cfg.stats:

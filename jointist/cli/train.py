@@ -79,15 +79,24 @@ def use_the_job_folder(cfg: DictConfig) -> None:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fit the configured task; returns the final metrics and the paths written."""
     import pytorch_lightning as pl
+    from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
     from jointist.models.serialize import CheckpointError, load_models, read_model_file, safe_globals, save_models
 
     check_data_root(cfg)
+    resume = cfg.get("ckpt_path")
+    if resume not in (None, "last") and not Path(str(resume)).is_file():
+        raise CheckpointError(f"ckpt_path={resume}: no such checkpoint (give a .ckpt file of a run, or ckpt_path=last)")
     pl.seed_everything(cfg.seed, workers=True)
     plain = {"_convert_": "object"}  # library classes receive dicts and lists, never a DictConfig
     datamodule = instantiate(cfg.data, **plain)
-    task = instantiate(cfg.task, models=build_models(cfg), **plain)
+    try:
+        task = instantiate(cfg.task, models=build_models(cfg), **plain)
+    except InstantiationException as err:  # a pretrained file that cannot be read: its own message, not Hydra's
+        if isinstance(err.__cause__, CheckpointError):
+            raise err.__cause__ from None
+        raise
     logger = instantiate(cfg.logger, **plain) if cfg.get("logger") else False
     callbacks = [instantiate(c, **plain) for c in (cfg.get("callbacks") or {}).values()]
     trainer = instantiate(cfg.trainer, logger=logger, callbacks=callbacks, **plain)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,12 @@ def safe_globals(*, lightning: bool = True) -> Any:
     return torch.serialization.safe_globals(_safe_globals(lightning=lightning))
 
 
+def _legacy_pickle(path: Path) -> bool:
+    """Whether a file starts like torch's pre-1.6 format (a pickle protocol marker)."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
 def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The payload of a model file or checkpoint, read without running any code from it."""
     path = Path(path)
@@ -78,6 +85,9 @@ def read_model_file(path: str | os.PathLike[str], *, map_location: str | torch.d
             payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         text = str(err)
+        if not zipfile.is_zipfile(path) and not _legacy_pickle(path):  # not something torch.save wrote
+            raise CheckpointError(f"cannot read {path}: the file is corrupt or cut short, or not a model file "
+                                  f"(torch.save writes a zip archive; {text.splitlines()[0] if text else type(err).__name__})") from err
         if "Weights only load failed" in text or "Unsupported global" in text or "unsafe" in text.lower():
             raise CheckpointError(
                 f"refusing to load {path}: it holds Python objects other than weights and plain values, and "
