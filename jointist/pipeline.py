@@ -463,6 +463,15 @@ class Pipeline(abc.ABC):
             self._separator = cast(SeparatorModel, loaded)
         return self._separator
 
+    @staticmethod
+    def _mono(audio: np.ndarray, source: str | None) -> np.ndarray:
+        """The checked mono float32 audio a head transcribes (clear errors for empty, silent,
+        non-finite or multichannel arrays)."""
+        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
+        if audio.ndim != 1:
+            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        return audio
+
     def _instruments(
         self, audio: np.ndarray, instruments: str | Sequence[str | int] | None
     ) -> tuple[list[Instrument], dict[str, float]]:
@@ -538,9 +547,7 @@ class Pipeline(abc.ABC):
         index -> its notes, e.g. from the song's MIDI), with the score's rolls as the separator's
         condition instead of a transcription. Each result carries the score's notes, the rolls as
         its posteriorgrams, and the stem (``stem``, or ``stem_path`` with ``stems_dir``)."""
-        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
-        if audio.ndim != 1:
-            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        audio = self._mono(audio, source)
         chosen = parse_instruments(list(score))  # checks the names; an empty score is an error
         notes: dict[int, NoteArray] = {}
         for key, part in score.items():
@@ -648,9 +655,7 @@ class Transcriber(Pipeline):
                 (16 kHz), or streamed to ``stems_dir/<instrument>.wav`` at ``stems_sample_rate``
                 (then ``InstrumentResult.stem_path``), which keeps memory bounded for long files.
         """
-        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
-        if audio.ndim != 1:
-            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        audio = self._mono(audio, source)
         chosen, detected = self._instruments(audio, instruments)
         if not chosen:
             return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
@@ -714,8 +719,6 @@ class TokenTranscriber(Pipeline):
         self.max_tokens = int(max_tokens or settings.get("max_tokens", 1024))
         self.channels = int(loaded.init_args.get("channels", 0))
         self.segment_samples = int(cast(Any, loaded).segment_samples)
-        self.decode = DecodeConfig(**{k: v for k, v in (self.card.decode or {}).items()
-                                      if k in DecodeConfig.__dataclass_fields__})
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
                          window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator)
 
@@ -777,7 +780,8 @@ class TokenTranscriber(Pipeline):
         by_class = {c: NoteArray(n.onset_s, np.minimum(n.offset_s, end_s), n.pitch, n.velocity)
                     for c, n in class_notes(found).items()}
         if classes is not None:
-            by_class = {c: n for c, n in by_class.items() if c in set(classes)}
+            wanted = set(classes)
+            by_class = {c: n for c, n in by_class.items() if c in wanted}
         return by_class, counts
 
     def transcribe_audio(
@@ -792,9 +796,7 @@ class TokenTranscriber(Pipeline):
     ) -> Transcription:
         """As :meth:`Transcriber.transcribe_audio`; with ``instruments="all"`` the result holds the
         classes the head wrote notes for."""
-        audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
-        if audio.ndim != 1:
-            raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
+        audio = self._mono(audio, source)
         every = isinstance(instruments, str) and instruments.strip().lower() == "all"
         chosen: list[Instrument]
         detected: dict[str, float]
@@ -836,7 +838,6 @@ def load_transcriber(head: str = "onsets_frames", model: PathLike | None = None,
     if head == "onsets_frames":
         return Transcriber(model, **kwargs)
     if head == "seq2seq":
-        kwargs.pop("decode", None)
         return TokenTranscriber(model, **kwargs)
     raise ValueError(f"head={head!r}: choose one of {', '.join(HEADS)}")
 

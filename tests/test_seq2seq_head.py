@@ -232,7 +232,6 @@ def test_the_configs_build_and_the_codec_fits_them() -> None:
 def test_the_separator_reads_the_seq2seq_notes_as_its_condition(overfit_file: Path, tmp_path: Path) -> None:
     from jointist.data.targets import class_rolls
     from jointist.models.serialize import save_model
-    from jointist.pipeline import Transcriber
     from tests.conftest import perturb
 
     separator = save_model(perturb(tiny_model("FiLMUNetSeparator"), 0.3).eval(), tmp_path / "separator.pt")
@@ -246,4 +245,3 @@ def test_the_separator_reads_the_seq2seq_notes_as_its_condition(overfit_file: Pa
         np.testing.assert_allclose(a.stem, b.stem, atol=1e-6)
     onset, frame = class_rolls(notes, [0, 10], num_frames=result.tracks[0].frame.codes.shape[0])
     np.testing.assert_array_equal(result.tracks[0].frame.codes > 127, frame[0] > 0.5)
-    assert isinstance(pipeline, TokenTranscriber) and not isinstance(pipeline, Transcriber)

@@ -30,6 +30,7 @@ from jointist.metrics import PieceScores, evaluate_piece, summarise
 from jointist.models.base import ModelCard
 from jointist.seq2seq import CHANNEL_GROUPS, CHANNEL_OF_CLASS, GRANULARITY, class_notes, segment_tokens
 from jointist.tasks.base import JointistTask
+from jointist.tasks.validation import note_f1_metrics
 from jointist.tokens import Vocabulary, decode_segments, mt3_codec
 
 __all__ = ["Seq2SeqTask", "TokenBatch"]
@@ -139,8 +140,9 @@ class Seq2SeqTask(JointistTask):
         streams = [s[: self.max_target_tokens] for s in streams]
         return TokenBatch(streams, window, channel, pad=self.vocab.PAD, device=batch.mix.device), truncated
 
-    def logits(self, audio: torch.Tensor, tokens: TokenBatch) -> torch.Tensor:
-        memory = self.model.encode(audio)
+    def logits(self, audio: torch.Tensor, tokens: TokenBatch, memory: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits of every stream; ``memory``: the windows' encoding, when already made."""
+        memory = self.model.encode(audio) if memory is None else memory
         return self.model.decode(memory[tokens.window], tokens.decoder_input, channel=tokens.channel)
 
     def loss_and_accuracy(self, logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,11 +170,11 @@ class Seq2SeqTask(JointistTask):
 
     def validation_step(self, batch: ExampleBatch, batch_idx: int) -> None:
         tokens, _ = self.token_batch(batch, None)
-        loss, accuracy = self.loss_and_accuracy(self.logits(batch.mix, tokens), tokens.targets)
+        memory = self.model.encode(batch.mix)  # once: for the teacher-forced loss and for greedy decoding
+        loss, accuracy = self.loss_and_accuracy(self.logits(batch.mix, tokens, memory), tokens.targets)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
         self.log("val/token_accuracy", accuracy, batch_size=len(batch))
         segment_s = batch.mix.shape[-1] / SAMPLE_RATE
-        memory = self.model.encode(batch.mix)
         ids = self.model.generate(batch.mix, max_tokens=self.max_target_tokens, channel=tokens.channel,
                                   memory=memory[tokens.window]).cpu().numpy()
         for i, ex in enumerate(batch.examples):
@@ -188,14 +190,5 @@ class Seq2SeqTask(JointistTask):
     def on_validation_epoch_end(self) -> None:
         if not self._scores:
             return
-        report = summarise(self._scores)
-        metrics = {
-            "val/note_f1_flat": report.flat["onset"],
-            "val/note_f1_instrument": report.instrumentwise["onset"],
-            "val/note_f1_piece": report.piecewise["onset"],
-            "val/note_f1_offset_flat": report.flat["offset"],
-            "val/multi_instrument_f1": report.multi_instrument["offset"],
-            "val/note_f1": report.piecewise["onset"],
-        }
-        for name, value in metrics.items():
+        for name, value in note_f1_metrics(summarise(self._scores)).items():
             self.log(name, value, prog_bar=name == "val/note_f1")

@@ -23,6 +23,7 @@ from jointist.data.slakh import ExampleBatch
 from jointist.metrics import (
     Counts,
     PieceScores,
+    TranscriptionReport,
     energy_re_mixture_db,
     evaluate_piece,
     match_counts,
@@ -35,7 +36,7 @@ from jointist.postprocess import DecodeConfig, decode_notes, decode_tracks
 from jointist.tasks.losses import TranscriptionLoss
 from jointist.tasks.targets import rolls_for
 
-__all__ = ["RecognitionValidation", "SeparationValidation", "TranscriptionValidation", "tune_thresholds"]
+__all__ = ["RecognitionValidation", "SeparationValidation", "TranscriptionValidation", "note_f1_metrics", "tune_thresholds"]
 
 THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
@@ -51,6 +52,19 @@ def tune_thresholds(labels: np.ndarray, probs: np.ndarray, *, default: float = 0
                          int(np.sum(probs[:, c] >= t))).f1 for t in THRESHOLD_GRID]
         out[c] = THRESHOLD_GRID[int(np.argmax(scores))]
     return out
+
+
+def note_f1_metrics(report: TranscriptionReport) -> dict[str, float]:
+    """The note F1 family logged at validation by every head (``val/note_f1``, the piece-wise onset F1,
+    ranks checkpoints)."""
+    return {
+        "val/note_f1_flat": report.flat["onset"],
+        "val/note_f1_instrument": report.instrumentwise["onset"],
+        "val/note_f1_piece": report.piecewise["onset"],
+        "val/note_f1_offset_flat": report.flat["offset"],
+        "val/multi_instrument_f1": report.multi_instrument["offset"],
+        "val/note_f1": report.piecewise["onset"],
+    }
 
 
 def _image_writer(logger: Any) -> Any:
@@ -143,15 +157,7 @@ class TranscriptionValidation:
         if not self._scores:
             return {}
         report = summarise(self._scores)
-        metrics = {
-            "val/note_f1_flat": report.flat["onset"],
-            "val/note_f1_instrument": report.instrumentwise["onset"],
-            "val/note_f1_piece": report.piecewise["onset"],
-            "val/note_f1_offset_flat": report.flat["offset"],
-            "val/multi_instrument_f1": report.multi_instrument["offset"],
-            "val/frame_f1": report.frame["instrument"],
-            "val/note_f1": report.piecewise["onset"],
-        }
+        metrics = {**note_f1_metrics(report), "val/frame_f1": report.frame["instrument"]}
         if self._agnostic:
             metrics["val/agnostic_note_f1"] = float(np.mean(self._agnostic))
         return metrics
