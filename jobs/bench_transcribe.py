@@ -98,7 +98,7 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "jointist.cli.transcribe", f"audio={long_path}",
                             "instruments=all" if args.memory_instruments == "all" else
                             f"instruments=[{','.join(map(str, instruments))}]", f"ckpt={ckpt}", f"out={out}",
-                            "plots=false", "progress=false", f"device={args.device}"], check=True, capture_output=True,
+                            "plots=true", "progress=false", f"device={args.device}"], check=True, capture_output=True,
                            env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
             wall = time.perf_counter() - start
             peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

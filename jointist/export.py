@@ -126,7 +126,7 @@ def transcription_json(result: Transcription) -> str:
 
 def write_outputs(
     result: Transcription, out_dir: str | os.PathLike[str], *, name: str, plots: bool = True, stems: bool = True,
-    folders_per_name: bool = False,
+    folders_per_name: bool = False, progress: bool = False,
 ) -> dict[str, Path]:
     """Write ``<name>.mid``, ``<name>.json``, with ``plots`` a piano roll per instrument, and with
     ``stems`` a WAV per instrument that was separated.
@@ -136,9 +136,13 @@ def write_outputs(
     folder keep their own; without, to ``pianoroll/`` and ``stems/`` (a folder that holds one
     recording, as ``jointist-demo`` writes).
 
+    With ``progress``, a bar counts the instruments written (their piano rolls take the time).
+
     Returns:
         what was written, by kind (``midi``, ``json``, ``pianoroll/<slug>``, ``stems/<slug>``).
     """
+    from tqdm import tqdm
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = OutputPaths(out, name)
@@ -147,7 +151,7 @@ def write_outputs(
     # the JSON first: it names the recording, so a run killed before the rest is recognised as its own
     written = {"json": atomic_write_text(paths.json, transcription_json(result))}
     written["midi"] = result.write_midi(paths.midi)
-    for track in result.tracks:
+    for track in tqdm(result.tracks, desc="writing", unit="instrument", disable=not progress):
         slug = track.instrument.slug
         if plots:
             written[f"pianoroll/{slug}"] = plot_pianoroll(

@@ -10,15 +10,17 @@ A walk through :meth:`Transcriber.transcribe_audio`:
    transcriber's frame posteriors there);
 3. stage outputs are stitched once, by kind: one vector per window (the recognizer's class
    probabilities) or time-first frame outputs (onset and frame posteriors), of which the central
-   part of each window is kept and stored as a compact uint8 :class:`~jointist.results.Posteriorgram`
-   (8.8 kB per second and instrument), so memory grows slowly with the song's length;
+   part of each window is kept as compact uint8 codes and handed on in song order: notes are decoded
+   from them as they arrive (:class:`~jointist.postprocess.TrackDecoder`), and the results keep them
+   as :class:`~jointist.results.Posteriorgram` (max-pooled in time past 5 minutes,
+   :class:`~jointist.results.PosteriorgramPool`); a file is read window by window
+   (:class:`~jointist.audio.io.AudioFile`), so memory does not grow with the song's length;
 4. with ``instruments="auto"`` a song-level decision is needed before any instrument can be
    transcribed: the recognizer stage runs first over the same windows, its window probabilities are
    aggregated over the song and compared with the thresholds of its model card, and the chosen
    instruments go through the transcription stages;
-5. notes are decoded per instrument (:func:`~jointist.postprocess.decode_tracks`) into a
-   :class:`~jointist.results.Transcription`; :mod:`jointist.export` writes MIDI, JSON, piano rolls
-   and stems.
+5. the notes go into a :class:`~jointist.results.Transcription`; :mod:`jointist.export` writes
+   MIDI, JSON, piano rolls and stems.
 """
 
 from __future__ import annotations
@@ -38,16 +40,16 @@ import torch
 from jointist import recognition_calibration
 from jointist.audio.chunker import Chunker, CrossfadeStitcher, Window
 from jointist.audio.features import num_frames
-from jointist.audio.io import audio_sample_rate, check_audio, load_audio
+from jointist.audio.io import AudioFile, Samples, audio_sample_rate, check_audio
 from jointist.constants import FRAMES_PER_SECOND, HOP_S, N_PITCHES, SAMPLE_RATE, SEGMENT_S
 from jointist.data.targets import class_rolls
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
 from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
 from jointist.models.serialize import CheckpointError, load_model, model_roles
 from jointist.notes import NoteArray
-from jointist.postprocess import DecodeConfig, decode_tracks
+from jointist.postprocess import DecodeConfig, TrackDecoder
 from jointist.recognition_calibration import SongDecision
-from jointist.results import InstrumentResult, Posteriorgram, Transcription
+from jointist.results import DEFAULT_MAX_FRAMES, InstrumentResult, Posteriorgram, PosteriorgramPool, Transcription
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -224,30 +226,38 @@ class SeparateStage(_InstrumentStage):
 
 
 class ScoreStage:
-    """A known score in place of the transcription stage (score-informed separation): each window's
-    slice of song-long ``onset`` and ``frame`` rolls (batch, time, K, 88), the condition a separator
-    trained with teacher forcing (``condition=roll``) saw."""
+    """A known score in place of the transcription stage (score-informed separation): the ``onset``
+    and ``frame`` rolls (batch, time, K, 88) of each window's slice of the score, the condition a
+    separator trained with teacher forcing (``condition=roll``) saw. Rolls are drawn per window, so
+    a long score costs no song-long arrays.
+
+    Args:
+        notes: class -> notes of the song.
+        classes: the K classes, in order.
+        total_frames: the song's frames; a window's frames past them stay empty.
+    """
 
     name = "score"
 
-    def __init__(self, onset: np.ndarray, frame: np.ndarray) -> None:
-        if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[-1] != N_PITCHES:
-            raise ValueError(f"score rolls must both be (K, frames, {N_PITCHES}), got {onset.shape} and {frame.shape}")
-        self.rolls = {"onset": torch.from_numpy(onset), "frame": torch.from_numpy(frame)}
+    def __init__(self, notes: Mapping[int, NoteArray], classes: Sequence[int], *, total_frames: int) -> None:
+        self.notes = {int(c): notes.get(int(c), NoteArray.empty()) for c in classes}
+        self.classes = [int(c) for c in classes]
+        self.total_frames = total_frames
 
     def __call__(
         self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
     ) -> dict[str, StageOutput]:
         frames = num_frames(audio.shape[-1])
         starts = [w.start_frame for w in windows] or [0] * len(audio)
-        out = {}
-        for name, roll in self.rolls.items():
-            value = torch.zeros(len(audio), frames, roll.shape[0], N_PITCHES)
-            for i, start in enumerate(starts):
-                part = roll[:, start: start + frames]  # (K, n <= frames, 88)
-                value[i, : part.shape[1]] = part.permute(1, 0, 2)
-            out[name] = StageOutput(value.to(audio.device), "frames")
-        return out
+        value = {name: torch.zeros(len(audio), frames, len(self.classes), N_PITCHES) for name in ("onset", "frame")}
+        for i, start in enumerate(starts):
+            begin_s = start / FRAMES_PER_SECOND
+            part = {c: n.window(begin_s, begin_s + frames / FRAMES_PER_SECOND) for c, n in self.notes.items()}
+            onset, frame = class_rolls(part, self.classes, num_frames=frames)  # (K, frames, 88)
+            inside = max(0, min(frames, self.total_frames - start))  # past the song's end: nothing
+            value["onset"][i, :inside] = torch.from_numpy(onset[:, :inside]).permute(1, 0, 2)
+            value["frame"][i, :inside] = torch.from_numpy(frame[:, :inside]).permute(1, 0, 2)
+        return {name: StageOutput(v.to(audio.device), "frames") for name, v in value.items()}
 
 
 class _ArraySink:
@@ -262,8 +272,31 @@ class _ArraySink:
         self.filled += block.shape[1]
 
 
+def _release_free_memory() -> None:
+    """Hand the allocator's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    A window's activations are tens of megabytes each; between windows, small long-lived objects
+    (notes, file buffers) land among the freed blocks, and glibc's heap would otherwise only grow
+    over a long recording. Trimming once per window keeps peak memory independent of its length,
+    for a few page faults per window."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
 def run_stages(
-    audio: np.ndarray,
+    audio: Samples,
     stages: Iterable[Stage],
     *,
     chunker: Chunker,
@@ -272,6 +305,7 @@ def run_stages(
     progress: bool = False,
     desc: str = "windows",
     audio_sinks: Mapping[str, Callable[[np.ndarray], None]] | None = None,
+    frame_sink: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``stages`` in order over every window of ``audio`` and stitch their outputs once.
 
@@ -279,11 +313,15 @@ def run_stages(
         audio_sinks: output name -> a callable that receives the stitched ``audio`` output as
             consecutive ``(channels, samples)`` blocks (e.g. :class:`~jointist.export.StemWriter`),
             so long songs never hold whole stems in memory.
+        frame_sink: receives the ``frames`` outputs instead of the returned dict: per window, in
+            song order, output name -> the window's kept frames (n, ...) as uint8 codes; together
+            they are the stitched outputs, block after block.
 
     Returns:
         output name -> ``window`` outputs stacked (windows, ...) as float32; ``frames`` outputs
-        stitched song-long (frames, ...) as uint8 :class:`~jointist.results.Posteriorgram` codes;
-        ``audio`` outputs without a sink cross-faded song-long (channels, samples) as float32.
+        (without a ``frame_sink``) stitched song-long (frames, ...) as uint8
+        :class:`~jointist.results.Posteriorgram` codes; ``audio`` outputs without a sink
+        cross-faded song-long (channels, samples) as float32.
     """
     from tqdm import tqdm
 
@@ -304,6 +342,10 @@ def run_stages(
             outputs: dict[str, StageOutput] = {}
             for stage in stages:
                 outputs.update(stage(x, outputs, batch))
+            if frame_sink is not None:
+                kept = {key: Posteriorgram.encode(out.value).cpu().numpy() for key, out in outputs.items() if out.kind == "frames"}
+                for i, window in enumerate(batch):
+                    frame_sink({key: codes[i, window.keep_from: window.keep_to] for key, codes in kept.items()})
             for key, out in outputs.items():
                 if out.kind == "window":
                     per_window.setdefault(key, []).append(out.value.cpu().numpy())
@@ -316,12 +358,15 @@ def run_stages(
                     for window, piece in zip(batch, out.value.cpu().numpy()):
                         stitchers[key].add(window, piece)
                     continue
+                if frame_sink is not None:
+                    continue
                 codes = Posteriorgram.encode(out.value).cpu().numpy()
                 if key not in stitched:
                     stitched[key] = np.zeros((total, *codes.shape[2:]), np.uint8)
                 for window, frames in zip(batch, codes):
                     chunker.place(stitched[key], window, frames)
             bar.update(len(batch))
+            _release_free_memory()
     for stitcher in stitchers.values():
         stitcher.close()
     return {
@@ -390,7 +435,7 @@ class Recognizer:
         return SongDecision(thresholds=tuple(self.thresholds), aggregate=self.aggregate,
                             min_instruments=self.min_instruments, max_instruments=self.max_instruments)
 
-    def window_probabilities(self, audio: np.ndarray) -> np.ndarray:
+    def window_probabilities(self, audio: Samples) -> np.ndarray:
         """(windows, 39) class probabilities of each of the chunker's windows of a song."""
         out = run_stages(audio, [RecognizeStage(self.model)], chunker=self.chunker, batch_size=self.batch_size,
                          device=self.device, progress=self.progress, desc="recognizing")
@@ -400,7 +445,7 @@ class Recognizer:
         """The song's classes with their song-level probabilities, most likely first."""
         return self.decision.decide(window_probs)
 
-    def recognize(self, audio: np.ndarray) -> dict[int, float]:
+    def recognize(self, audio: Samples) -> dict[int, float]:
         """Detected classes with their song-level probabilities, most likely first."""
         return self.decide(self.window_probabilities(audio))
 
@@ -426,6 +471,7 @@ class Pipeline(abc.ABC):
         progress: bool,
         recognizer: Recognizer | PathLike | None,
         separator: PathLike | None,
+        max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -436,6 +482,9 @@ class Pipeline(abc.ABC):
         self.instruments_per_pass = instruments_per_pass
         self.chunker = Chunker(window_s=window_s, hop_s=hop_s)
         self.progress = progress
+        if max_posteriorgram_frames is not None and max_posteriorgram_frames < 1:
+            raise ValueError(f"max_posteriorgram_frames must be >= 1 or None, got {max_posteriorgram_frames}")
+        self.max_posteriorgram_frames = max_posteriorgram_frames
         roles = model_roles(self.model_path) if model is not None else {}
         if recognizer is None and "recognizer" in roles:
             recognizer = self.model_path
@@ -464,16 +513,19 @@ class Pipeline(abc.ABC):
         return self._separator
 
     @staticmethod
-    def _mono(audio: np.ndarray, source: str | None) -> np.ndarray:
+    def _mono(audio: Samples, source: str | None) -> Samples:
         """The checked mono float32 audio a head transcribes (clear errors for empty, silent,
-        non-finite or multichannel arrays)."""
+        non-finite or multichannel arrays; an :class:`~jointist.audio.io.AudioFile` was checked
+        when it was opened)."""
+        if isinstance(audio, AudioFile):
+            return audio
         audio = check_audio(np.asarray(audio, dtype=np.float32), source=source or "audio", allow_silence=False)
         if audio.ndim != 1:
             raise ValueError(f"audio must be mono (samples,), got shape {audio.shape}; use load_audio() for files")
         return audio
 
     def _instruments(
-        self, audio: np.ndarray, instruments: str | Sequence[str | int] | None
+        self, audio: Samples, instruments: str | Sequence[str | int] | None
     ) -> tuple[list[Instrument], dict[str, float]]:
         """The requested instruments of a song, and (for ``"auto"``) what the recognizer detected."""
         if isinstance(instruments, str) and instruments.strip().lower() == "auto":
@@ -486,7 +538,7 @@ class Pipeline(abc.ABC):
     @abc.abstractmethod
     def transcribe_audio(
         self,
-        audio: np.ndarray,
+        audio: Samples,
         *,
         instruments: str | Sequence[str | int] | None = "auto",
         source: str | None = None,
@@ -497,11 +549,23 @@ class Pipeline(abc.ABC):
         """Transcribe (and, with ``separate``, separate) mono 16 kHz audio: each head its own way."""
 
     def _run(
-        self, audio: np.ndarray, stages: list[Stage], chosen: Sequence[Instrument], *,
-        stems_dir: PathLike | None, stems_sample_rate: int,
-    ) -> tuple[dict[str, np.ndarray], list[Path] | None]:
-        """Run the stages over the song; with ``stems_dir``, stream the ``stems`` output to
-        ``<stems_dir>/<instrument>.wav`` (and return those paths) instead of keeping it in memory."""
+        self, audio: Samples, stages: list[Stage], chosen: Sequence[Instrument], *,
+        stems_dir: PathLike | None, stems_sample_rate: int, decoder: TrackDecoder | None = None, desc: str | None = None,
+    ) -> tuple[dict[str, np.ndarray], list[Path] | None, dict[str, PosteriorgramPool]]:
+        """Run the stages over the song, with the frame outputs handed on window by window: the
+        ``onset`` and ``frame`` posteriorgrams into bounded pools (returned), and every frame output
+        to ``decoder``, which decodes notes as they arrive. With ``stems_dir``, stream the ``stems``
+        output to ``<stems_dir>/<instrument>.wav`` (and return those paths) instead of keeping it in memory."""
+        total = self.chunker.num_frames(len(audio))
+        pools = {name: PosteriorgramPool(total, (len(chosen), N_PITCHES), max_frames=self.max_posteriorgram_frames)
+                 for name in ("onset", "frame")}
+
+        def frames(block: dict[str, np.ndarray]) -> None:
+            for name, pool in pools.items():
+                pool.push(block[name])
+            if decoder is not None:
+                decoder.push(block["onset"], block["frame"], block.get("velocity"))
+
         writer = None
         if stems_dir is not None:
             from jointist.export import StemWriter
@@ -510,23 +574,23 @@ class Pipeline(abc.ABC):
         separating = any(isinstance(stage, SeparateStage) for stage in stages)
         try:
             out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                             progress=self.progress, desc="separating" if separating else "transcribing",
-                             audio_sinks={"stems": writer} if writer is not None else None)
+                             progress=self.progress, desc=desc or ("separating" if separating else "transcribing"),
+                             audio_sinks={"stems": writer} if writer is not None else None, frame_sink=frames)
         except BaseException:
             if writer is not None:
                 writer.abort()  # no half-written stems, no open files
             raise
-        return out, writer.close() if writer is not None else None
+        return out, writer.close() if writer is not None else None, pools
 
     @staticmethod
     def _results(
         chosen: Sequence[Instrument], notes: Mapping[int, NoteArray], out: Mapping[str, np.ndarray],
-        stem_paths: list[Path] | None, stems_sample_rate: int,
+        pools: Mapping[str, PosteriorgramPool], stem_paths: list[Path] | None, stems_sample_rate: int,
     ) -> list[InstrumentResult]:
         """One result per instrument: its notes, posteriorgrams and stem (in memory or on disk)."""
         return [
             InstrumentResult(
-                inst, notes[inst.index], Posteriorgram(out["onset"][:, j]), Posteriorgram(out["frame"][:, j]),
+                inst, notes[inst.index], pools["onset"].posteriorgram(j), pools["frame"].posteriorgram(j),
                 stem=out["stems"][j] if "stems" in out else None,
                 sample_rate=stems_sample_rate if stem_paths else SAMPLE_RATE,
                 stem_path=stem_paths[j] if stem_paths else None,
@@ -536,7 +600,7 @@ class Pipeline(abc.ABC):
 
     def separate_with_score(
         self,
-        audio: np.ndarray,
+        audio: Samples,
         score: Mapping[int, NoteArray] | Mapping[str, NoteArray],
         *,
         source: str | None = None,
@@ -556,12 +620,11 @@ class Pipeline(abc.ABC):
                 raise ValueError(f"the score names {INSTRUMENTS[index].name} twice")
             notes[index] = part
         classes = [i.index for i in chosen]
-        onset, frame = class_rolls(notes, classes, num_frames=num_frames(len(audio)))
-        stages: list[Stage] = [ScoreStage(onset, frame),
+        stages: list[Stage] = [ScoreStage(notes, classes, total_frames=self.chunker.num_frames(len(audio))),
                                SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass)]
-        out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir, stems_sample_rate=stems_sample_rate)
-        return Transcription(len(audio) / SAMPLE_RATE, self._results(chosen, notes, out, stem_paths, stems_sample_rate),
-                             source=source)
+        out, stem_paths, pools = self._run(audio, stages, chosen, stems_dir=stems_dir, stems_sample_rate=stems_sample_rate)
+        tracks = self._results(chosen, notes, out, pools, stem_paths, stems_sample_rate)
+        return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source)
 
     def transcribe_file(
         self,
@@ -572,13 +635,14 @@ class Pipeline(abc.ABC):
         stems_dir: PathLike | None = None,
         stems_sample_rate: int | str = SAMPLE_RATE,
     ) -> Transcription:
-        """Load (any soundfile format, resampled to 16 kHz) and transcribe a file.
+        """Transcribe a file (any soundfile format, resampled to 16 kHz), read window by window
+        (:class:`~jointist.audio.io.AudioFile`): a recording of any length needs the same memory.
 
         Args:
             stems_sample_rate: with ``stems_dir``, the stems' rate: a number, or ``"input"`` for the
                 file's own sample rate.
         """
-        audio = load_audio(path, allow_silence=False)
+        audio = AudioFile(path, allow_silence=False)
         rate = int(audio_sample_rate(path)) if stems_sample_rate == "input" else int(stems_sample_rate)
         return self.transcribe_audio(audio, instruments=instruments, source=str(path), separate=separate,
                                      stems_dir=stems_dir, stems_sample_rate=rate)
@@ -605,6 +669,10 @@ class Transcriber(Pipeline):
             loaded when first needed).
         separator: a model file holding a separator, for ``separate=True`` (None: the model file's
             own separator if it has one, else the shipped separator, loaded when first needed).
+        max_posteriorgram_frames: frames a result keeps per posteriorgram (None: all); a longer
+            song's are max-pooled in time (:class:`~jointist.results.PosteriorgramPool`), so results
+            stay small. Notes are always decoded at the full frame rate, while the windows are
+            stitched.
     """
 
     def __init__(
@@ -620,6 +688,7 @@ class Transcriber(Pipeline):
         progress: bool = True,
         recognizer: Recognizer | PathLike | None = None,
         separator: PathLike | None = None,
+        max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
     ) -> None:
         loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
         if not isinstance(loaded, ConditionedTranscriberModel):
@@ -627,9 +696,10 @@ class Transcriber(Pipeline):
         self.model: ConditionedTranscriberModel = cast(ConditionedTranscriberModel, loaded)
         self.decode = decode or DecodeConfig(**(self.card.decode or {}))
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
-                         window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator)
+                         window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
+                         max_posteriorgram_frames=max_posteriorgram_frames)
 
-    def posteriorgrams(self, audio: np.ndarray, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
+    def posteriorgrams(self, audio: Samples, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
         """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
         stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
         out = run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
@@ -638,7 +708,7 @@ class Transcriber(Pipeline):
 
     def transcribe_audio(
         self,
-        audio: np.ndarray,
+        audio: Samples,
         *,
         instruments: str | Sequence[str | int] | None = "auto",
         source: str | None = None,
@@ -663,12 +733,11 @@ class Transcriber(Pipeline):
         stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass)]
         if separate:
             stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
-        out, stem_paths = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
-                                    stems_sample_rate=stems_sample_rate)
-        # decoded from the uint8 codes, one instrument's float copy at a time: memory stays near the codes'
-        notes = decode_tracks(out["onset"], out["frame"], classes, config=self.decode, velocity=out.get("velocity"),
-                              scale=Posteriorgram.SCALE)
-        tracks = self._results(chosen, notes, out, stem_paths, stems_sample_rate)
+        # notes are decoded from the uint8 codes while the windows are stitched, one block at a time
+        decoder = TrackDecoder(classes, config=self.decode, scale=Posteriorgram.SCALE)
+        out, stem_paths, pools = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
+                                           stems_sample_rate=stems_sample_rate, decoder=decoder)
+        tracks = self._results(chosen, decoder.finish(), out, pools, stem_paths, stems_sample_rate)
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
 
@@ -688,8 +757,8 @@ class TokenTranscriber(Pipeline):
         model: a model file holding a ``seq2seq`` model (None: the shipped file's).
         batch_size: segments decoded together.
         max_tokens: tokens per segment and stream (default: the model card's).
-        recognizer, separator, window_s, hop_s, instruments_per_pass: as for :class:`Transcriber`
-            (the separator's and recognizer's windows).
+        recognizer, separator, window_s, hop_s, instruments_per_pass, max_posteriorgram_frames: as
+            for :class:`Transcriber` (the separator's and recognizer's windows).
     """
 
     def __init__(
@@ -705,6 +774,7 @@ class TokenTranscriber(Pipeline):
         progress: bool = True,
         recognizer: Recognizer | PathLike | None = None,
         separator: PathLike | None = None,
+        max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
     ) -> None:
         from jointist.tokens import Vocabulary, mt3_codec
 
@@ -720,9 +790,10 @@ class TokenTranscriber(Pipeline):
         self.channels = int(loaded.init_args.get("channels", 0))
         self.segment_samples = int(cast(Any, loaded).segment_samples)
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
-                         window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator)
+                         window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
+                         max_posteriorgram_frames=max_posteriorgram_frames)
 
-    def segment_tokens(self, audio: np.ndarray, classes: Sequence[int] | None) -> dict[int | None, list[list[int]]]:
+    def segment_tokens(self, audio: Samples, classes: Sequence[int] | None) -> dict[int | None, list[list[int]]]:
         """Token ids per stream (None: the single stream; else the channel) and segment, with
         decoding restricted to ``classes`` (None: no restriction)."""
         from tqdm import tqdm
@@ -730,9 +801,11 @@ class TokenTranscriber(Pipeline):
         from jointist.seq2seq import allowed_tokens, channels_for
 
         n = max(1, -(-len(audio) // self.segment_samples))
-        padded = np.zeros(n * self.segment_samples, np.float32)
-        padded[: len(audio)] = audio
-        segments = padded.reshape(n, self.segment_samples)
+
+        def segments(first: int, count: int) -> np.ndarray:  # (count, segment_samples), zero-padded past the end
+            samples = np.asarray(audio[first * self.segment_samples: (first + count) * self.segment_samples], np.float32)
+            return np.pad(samples, (0, count * self.segment_samples - len(samples))).reshape(count, self.segment_samples)
+
         allowed = torch.from_numpy(allowed_tokens(self.vocab, classes)).to(self.device)
         vocab_size = int(self.model.init_args["vocab_size"])
         if len(allowed) < vocab_size:  # ids past the codec's (MT3's rounding of the vocabulary) are never emitted
@@ -743,7 +816,7 @@ class TokenTranscriber(Pipeline):
         with tqdm(total=n, desc="transcribing (seq2seq)", unit="segment", disable=not self.progress) as bar, \
                 torch.inference_mode():
             for first in range(0, n, self.batch_size):
-                x = torch.from_numpy(segments[first: first + self.batch_size]).to(self.device)
+                x = torch.from_numpy(segments(first, min(self.batch_size, n - first))).to(self.device)
                 memory = self.model.encode(x)
                 if self.channels:
                     k = len(streams)
@@ -759,7 +832,7 @@ class TokenTranscriber(Pipeline):
                 bar.update(len(x))
         return out
 
-    def notes(self, audio: np.ndarray, classes: Sequence[int] | None) -> tuple[dict[int, NoteArray], dict[str, int]]:
+    def notes(self, audio: Samples, classes: Sequence[int] | None) -> tuple[dict[int, NoteArray], dict[str, int]]:
         """Class -> notes of a song (only ``classes`` when given), and the decoder's counts of
         invalid and dropped events."""
         from jointist.seq2seq import class_notes
@@ -786,7 +859,7 @@ class TokenTranscriber(Pipeline):
 
     def transcribe_audio(
         self,
-        audio: np.ndarray,
+        audio: Samples,
         *,
         instruments: str | Sequence[str | int] | None = "auto",
         source: str | None = None,
@@ -819,12 +892,10 @@ class TokenTranscriber(Pipeline):
                                               stems_sample_rate=stems_sample_rate)
             result.detected = detected
             return result
-        onset, frame = class_rolls(score, [i.index for i in chosen], num_frames=num_frames(len(audio)))
-        tracks = [
-            InstrumentResult(inst, score[inst.index], Posteriorgram.from_probabilities(onset[j]),
-                             Posteriorgram.from_probabilities(frame[j]))
-            for j, inst in enumerate(chosen)
-        ]
+        # the notes' rolls are the posteriorgrams, drawn window by window into the bounded pools
+        stage = ScoreStage(score, [i.index for i in chosen], total_frames=self.chunker.num_frames(len(audio)))
+        out, _, pools = self._run(audio, [stage], chosen, stems_dir=None, stems_sample_rate=SAMPLE_RATE, desc="piano rolls")
+        tracks = self._results(chosen, score, out, pools, None, SAMPLE_RATE)
         return Transcription(len(audio) / SAMPLE_RATE, tracks, source=source, detected=detected)
 
 

@@ -35,14 +35,15 @@ def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped
 
 
 def plot_pianoroll(
-    frame: np.ndarray, notes: NoteArray, path: str | os.PathLike[str], *, title: str = "", fps: int = FRAMES_PER_SECOND
+    frame: np.ndarray, notes: NoteArray, path: str | os.PathLike[str], *, title: str = "", fps: float = FRAMES_PER_SECOND
 ) -> Path:
     """Frame activations (frames, 88) in grey with the notes outlined in red, for one instrument.
 
     ``frame`` is uint8 codes (0..255, see :class:`~jointist.results.Posteriorgram`) or probabilities
-    in [0, 1] as floats. Songs longer than 40 s at 100 frames/s are max-pooled to 4000 columns.
+    in [0, 1] as floats, at ``fps`` frames per second. Longer than 4000 frames, it is max-pooled to
+    at most 4000 columns.
     """
-    from matplotlib.patches import Rectangle
+    from matplotlib.collections import PolyCollection
 
     vmax = 255 if frame.dtype == np.uint8 else 1.0
     full_frames = len(frame)
@@ -54,8 +55,11 @@ def plot_pianoroll(
     fig, ax = _figure((min(20, 4 + duration_s / 6), 4))
     ax.imshow(frame.T, origin="lower", aspect="auto", cmap="Greys", vmin=0, vmax=vmax,
               extent=(0, duration_s, MIN_MIDI - 0.5, MIN_MIDI + 87.5))
-    for on, off, p in zip(notes.onset_s, notes.offset_s, notes.pitch):
-        ax.add_patch(Rectangle((on, p - 0.5), max(off - on, 0.01), 1.0, fill=False, edgecolor="red", linewidth=0.6))
+    # one collection for every note outline: a 20-minute piano part has tens of thousands of notes
+    on, off, key = notes.onset_s, np.maximum(notes.offset_s, notes.onset_s + 0.01), notes.pitch.astype(np.float64)
+    outlines = np.stack([np.stack([on, key - 0.5], 1), np.stack([off, key - 0.5], 1),
+                         np.stack([off, key + 0.5], 1), np.stack([on, key + 0.5], 1)], axis=1)
+    ax.add_collection(PolyCollection(list(outlines), facecolors="none", edgecolors="red", linewidths=0.6))
     ax.set_title(f"{title}: {len(notes)} notes" if title else f"{len(notes)} notes")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("MIDI pitch")

@@ -16,6 +16,7 @@ Drums keep onsets only; each hit gets a fixed ``drum_note_s`` duration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,8 @@ from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
 from jointist.instruments import DRUMS
 from jointist.notes import NoteArray
 
-__all__ = ["DecodeConfig", "DecodeConfigError", "decode_notes", "decode_tracks", "suppress_shared_onsets"]
+__all__ = ["DecodeConfig", "DecodeConfigError", "NoteTracker", "TrackDecoder", "decode_notes", "decode_tracks",
+           "suppress_shared_onsets"]
 
 
 class DecodeConfigError(ValueError):
@@ -88,6 +90,125 @@ def _onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
     return above & (onset >= prev) & (onset > nxt)
 
 
+class NoteTracker:
+    """Notes of one instrument from its onset and frame probabilities, arriving in consecutive blocks.
+
+    The decoding rule of the module docstring, applied as frames arrive: a frame is decoded once its
+    next frame is known (an onset peak needs both neighbours), and a note stays open until a frame
+    below ``frame_threshold`` or the next onset of its key closes it, however many blocks later. It
+    holds one block of frames, so a song of any length decodes in bounded memory; the notes are the
+    same whatever the block sizes (:func:`decode_notes` is one block).
+
+    Args:
+        is_drum: drum rule: onsets only, each hit ``config.drum_note_s`` long.
+        offset_s: time of frame 0.
+    """
+
+    def __init__(self, *, is_drum: bool = False, config: DecodeConfig = DecodeConfig(), fps: float = FRAMES_PER_SECOND,
+                 offset_s: float = 0.0) -> None:
+        self.is_drum = is_drum
+        self.config = config
+        self.fps = fps
+        self.offset_s = offset_s
+        self.min_frames = max(1, int(round(config.min_note_s * fps)))
+        self._onset = np.zeros((0, N_PITCHES), np.float32)  # buffered frames, from song frame self._start on
+        self._frame = np.zeros((0, N_PITCHES), np.float32)
+        self._velocity: np.ndarray | None = None
+        self._start = 0
+        self._settled = 0  # frames before this one are decoded
+        self._received = 0
+        self._open = np.full(N_PITCHES, -1, np.int64)  # per key: onset frame of the note still sounding, or -1
+        self._open_hold = np.zeros(N_PITCHES, np.int64)  # first frame at which a drop in the frame roll ends it
+        self._open_velocity = np.zeros(N_PITCHES, np.int64)
+        self._notes: list[tuple[int, int, int, int]] = []  # (onset frame, end frame, key, velocity)
+        self._drum_hits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frames, keys, velocities)
+
+    def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None) -> None:
+        """The next frames: onset and frame probabilities (n, 88), and the velocity roll (velocity / 127,
+        (n, 88)) if the model has a velocity head (then on every push)."""
+        onset = np.asarray(onset, dtype=np.float32)
+        frame = np.asarray(frame, dtype=np.float32)
+        if onset.shape != frame.shape or onset.ndim != 2 or onset.shape[1] != N_PITCHES:
+            raise ValueError(f"onset and frame must both be (time, {N_PITCHES}), got {onset.shape} and {frame.shape}")
+        if (velocity is None) != (self._velocity is None) and self._received:
+            raise ValueError("velocity must be given with every block or with none")
+        self._onset = np.concatenate([self._onset, onset])
+        self._frame = np.concatenate([self._frame, frame])
+        if velocity is not None:
+            velocity = np.asarray(velocity, dtype=np.float32)
+            if velocity.shape != onset.shape:
+                raise ValueError(f"velocity must be {onset.shape} like onset, got {velocity.shape}")
+            self._velocity = velocity if self._velocity is None else np.concatenate([self._velocity, velocity])
+        self._received += len(onset)
+        self._advance(final=False)
+
+    def finish(self) -> NoteArray:
+        """Decode the last frame, close the notes still sounding at the song's end, and return every note."""
+        self._advance(final=True)
+        total = self._received
+        if self.is_drum:
+            hits = [np.concatenate(parts) for parts in zip(*self._drum_hits)] if self._drum_hits else [np.zeros(0, np.int64)] * 3
+            frames, keys, vel = hits
+            on = frames / self.fps + self.offset_s
+            off = np.minimum(on + self.config.drum_note_s, total / self.fps + self.offset_s)  # not past the audio
+            return NoteArray.from_arrays(on, off, keys + MIN_MIDI, vel)
+        for key in np.flatnonzero(self._open >= 0):
+            self._close(int(key), total)
+        starts, ends, keys, vel = (np.asarray(column, np.int64) for column in zip(*self._notes)) if self._notes \
+            else (np.zeros(0, np.int64),) * 4
+        return NoteArray.from_arrays(starts / self.fps + self.offset_s, ends / self.fps + self.offset_s,
+                                     keys + MIN_MIDI, vel)
+
+    def _close(self, key: int, end: int) -> None:
+        start = int(self._open[key])
+        if end - start >= self.min_frames:
+            self._notes.append((start, end, key, int(self._open_velocity[key])))
+        self._open[key] = -1
+
+    def _advance(self, *, final: bool) -> None:
+        """Decode the buffered frames whose neighbours are known (all of them when ``final``)."""
+        stop = self._received if final else self._received - 1
+        if stop <= self._settled:
+            return
+        # the buffer's edges stand for the song's edges only where they are: it starts one frame before
+        # the first frame decoded here (or at the song's start) and, unless final, ends one frame after
+        peaks = _onset_peaks(self._onset, self.config.onset_threshold)
+        a, b = self._settled - self._start, stop - self._start
+        velocity = None if self._velocity is None else self._velocity[a:b]
+        self._track(peaks[a:b], self._frame[a:b] >= self.config.frame_threshold, velocity, first=self._settled)
+        self._settled = stop
+        keep = max(stop - 1, self._start) - self._start
+        self._onset, self._frame = self._onset[keep:], self._frame[keep:]
+        if self._velocity is not None:
+            self._velocity = self._velocity[keep:]
+        self._start += keep
+
+    def _track(self, peaks: np.ndarray, active: np.ndarray, velocity: np.ndarray | None, *, first: int) -> None:
+        """Open and close notes over frames ``first ..`` (peaks and active frames, (n, 88) each)."""
+        starts_t, starts_p = np.nonzero(peaks)  # ordered by frame
+        vel = _velocities(velocity, starts_t, starts_p, self.config)
+        if self.is_drum:
+            self._drum_hits.append((starts_t + first, starts_p, vel))
+            return
+        for p in np.union1d(starts_p, np.flatnonzero(self._open >= 0)):
+            key = int(p)
+            mine = starts_p == key
+            onsets, onset_vel = starts_t[mine], vel[mine]
+            inactive = np.flatnonzero(~active[:, key])  # relative frames where the key is not sounding
+            if self._open[key] >= 0:  # a note from an earlier block: the first drop after its hold, or an onset
+                j = np.searchsorted(inactive, max(int(self._open_hold[key]) - first, 0))
+                ends = ([int(inactive[j])] if j < len(inactive) else []) + ([int(onsets[0])] if len(onsets) else [])
+                if ends:
+                    self._close(key, first + min(ends))
+            for i, start in enumerate(onsets):
+                hold = int(start) + 1 + self.config.onset_frames  # the onset frame and the next ones sound
+                j = np.searchsorted(inactive, hold)
+                ends = ([int(inactive[j])] if j < len(inactive) else []) + ([int(onsets[i + 1])] if i + 1 < len(onsets) else [])
+                self._open[key], self._open_hold[key], self._open_velocity[key] = first + start, first + hold, onset_vel[i]
+                if ends:
+                    self._close(key, first + min(ends))
+
+
 def decode_notes(
     onset: np.ndarray,
     frame: np.ndarray,
@@ -109,35 +230,9 @@ def decode_notes(
     frame = np.asarray(frame, dtype=np.float32)
     if onset.shape != frame.shape or onset.ndim != 2 or onset.shape[1] != N_PITCHES:
         raise ValueError(f"onset and frame must both be (time, {N_PITCHES}), got {onset.shape} and {frame.shape}")
-    num_frames = onset.shape[0]
-    peaks = _onset_peaks(onset, config.onset_threshold)
-    starts_t, starts_p = np.nonzero(peaks)
-    if is_drum:
-        on = starts_t / fps + offset_s
-        off = np.minimum(on + config.drum_note_s, num_frames / fps + offset_s)  # not past the audio
-        return NoteArray.from_arrays(on, off, starts_p + MIN_MIDI, _velocities(velocity, starts_t, starts_p, config))
-    on_list, off_list, pitch_list = [], [], []
-    active = frame >= config.frame_threshold
-    min_frames = max(1, int(round(config.min_note_s * fps)))
-    for p in np.unique(starts_p):
-        onsets = np.sort(starts_t[starts_p == p])
-        column = active[:, p]
-        # first frame at or after each index where the pitch is not active
-        inactive = np.flatnonzero(~column)
-        for i, start in enumerate(onsets):
-            limit = onsets[i + 1] if i + 1 < len(onsets) else num_frames
-            hold = min(start + 1 + config.onset_frames, limit)
-            j = np.searchsorted(inactive, hold)
-            end = min(inactive[j] if j < len(inactive) else num_frames, limit)
-            end = max(end, hold)
-            if end - start >= min_frames:
-                on_list.append(start)
-                off_list.append(end)
-                pitch_list.append(p + MIN_MIDI)
-    on = np.asarray(on_list, np.float64) / fps + offset_s
-    off = np.asarray(off_list, np.float64) / fps + offset_s
-    vel = _velocities(velocity, np.asarray(on_list, np.int64), np.asarray(pitch_list, np.int64) - MIN_MIDI, config)
-    return NoteArray.from_arrays(on, off, pitch_list, vel)
+    tracker = NoteTracker(is_drum=is_drum, config=config, fps=fps, offset_s=offset_s)
+    tracker.push(onset, frame, velocity)
+    return tracker.finish()
 
 
 def _velocities(velocity: np.ndarray | None, frames: np.ndarray, keys: np.ndarray, config: DecodeConfig) -> np.ndarray:
@@ -174,43 +269,104 @@ def suppress_shared_onsets(onset: np.ndarray, ratio: float, *, pitched: np.ndarr
     return out
 
 
+class TrackDecoder:
+    """Notes of several instruments decoded together from posteriorgrams arriving in consecutive blocks.
+
+    Blocks are onset and frame probabilities (n, K, 88) of the classes ``classes`` (K,), as compact
+    codes with ``scale`` (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`, 255:
+    probabilities are ``codes / scale``) or as probabilities (``scale`` 1). With
+    ``config.shared_onset_ratio`` > 0, :func:`suppress_shared_onsets` is applied first (it needs the
+    next frame, so frames are passed on one frame late). Each instrument's :class:`NoteTracker`
+    holds one block, in float32, one instrument at a time: the pipeline decodes a song of any length
+    while its windows are stitched, in memory that does not grow with the song.
+    """
+
+    def __init__(self, classes: Sequence[int], *, config: DecodeConfig = DecodeConfig(), fps: float = FRAMES_PER_SECOND,
+                 scale: float = 1.0) -> None:
+        self.classes = [int(c) for c in classes]
+        self.config = config
+        self.scale = scale
+        self.drums = np.array([c == DRUMS.index for c in self.classes], bool)
+        self.trackers = [NoteTracker(is_drum=bool(d), config=config, fps=fps) for d in self.drums]
+        self.suppress = config.shared_onset_ratio > 0 and int((~self.drums).sum()) >= 2
+        self._pending: list[np.ndarray | None] = []  # (onset, frame, velocity) codes not yet passed on (suppression)
+        self._start = 0  # song frame of the pending frames' first
+        self._settled = 0
+        self._received = 0
+
+    def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None) -> None:
+        """The next frames of every instrument: onset and frame (n, K, 88), velocity / 127 likewise or None."""
+        onset, frame = np.asarray(onset), np.asarray(frame)
+        k = len(self.classes)
+        if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1:] != (k, N_PITCHES):
+            raise ValueError(f"onset and frame must both be (time, {k}, 88), got {onset.shape} and {frame.shape}")
+        if not self.suppress:
+            self._pass_on(onset, frame, velocity, near=None)
+            return
+        parts = (onset, frame, velocity)
+        self._pending = list(parts) if not self._pending else [
+            None if old is None or new is None else np.concatenate([old, new]) for old, new in zip(self._pending, parts)]
+        self._received += len(onset)
+        self._advance(final=False)
+
+    def finish(self) -> dict[int, NoteArray]:
+        """class -> notes."""
+        if self.suppress:
+            self._advance(final=True)
+        return {c: tracker.finish() for c, tracker in zip(self.classes, self.trackers)}
+
+    def _probabilities(self, codes: np.ndarray) -> np.ndarray:
+        return codes.astype(np.float32) / self.scale if self.scale != 1.0 else codes.astype(np.float32, copy=False)
+
+    def _advance(self, *, final: bool) -> None:
+        """Pass on the pending frames whose next frame is known (all when ``final``), onsets suppressed."""
+        stop = self._received if final else self._received - 1
+        if stop <= self._settled or not self._pending:
+            return
+        onset, frame, velocity = self._pending
+        assert onset is not None and frame is not None
+        # per frame and key, the strongest pitched onset within one frame, over the pending frames
+        # (which start one frame before those passed on here, or at the song's start)
+        strongest = np.zeros((onset.shape[0], onset.shape[2]), onset.dtype)
+        for j in np.flatnonzero(~self.drums):
+            np.maximum(strongest, onset[:, j], out=strongest)
+        near = self._probabilities(strongest)
+        near[1:] = np.maximum(near[1:], near[:-1].copy())
+        near[:-1] = np.maximum(near[:-1], self._probabilities(strongest[1:]))
+        a, b = self._settled - self._start, stop - self._start
+        self._pass_on(onset[a:b], frame[a:b], None if velocity is None else velocity[a:b], near=near[a:b])
+        self._settled = stop
+        keep = max(stop - 1, self._start) - self._start
+        self._pending = [None if x is None else x[keep:] for x in self._pending]
+        self._start += keep
+
+    def _pass_on(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None, *, near: np.ndarray | None) -> None:
+        ratio = self.config.shared_onset_ratio
+        for j, tracker in enumerate(self.trackers):
+            on = self._probabilities(onset[:, j])
+            if near is not None and not self.drums[j]:
+                on = np.where(on < ratio * near, np.float32(0.0), on)
+            tracker.push(on, self._probabilities(frame[:, j]),
+                         None if velocity is None else self._probabilities(velocity[:, j]))
+
+
 def decode_tracks(
     onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
-    fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None, scale: float = 1.0,
+    fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None, scale: float = 1.0, block_frames: int = 6000,
 ) -> dict[int, NoteArray]:
     """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
     classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first;
     ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities.
 
     The inputs may be compact codes (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`)
-    with ``scale`` (255): probabilities are ``codes / scale``. They are turned into float32 one
-    instrument at a time, so decoding a long song for many instruments holds one instrument's float
-    copy, not all of them (the strongest onset per key, which instruments compete against, is taken
-    over the codes themselves).
+    with ``scale`` (255): probabilities are ``codes / scale``. A :class:`TrackDecoder` takes them
+    ``block_frames`` at a time, so only one block of one instrument is ever held in float32.
     """
-    classes = [int(c) for c in classes]
     onset, frame = np.asarray(onset), np.asarray(frame)
     if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1] != len(classes):
         raise ValueError(f"onset and frame must both be (time, {len(classes)}, 88), got {onset.shape} and {frame.shape}")
-    drums = np.array([c == DRUMS.index for c in classes], bool)
-    ratio = config.shared_onset_ratio
-    near = None  # per frame and key, the strongest pitched onset within one frame (probability)
-    if ratio > 0 and (~drums).sum() >= 2:
-        strongest = np.zeros((onset.shape[0], onset.shape[2]), onset.dtype)
-        for k in np.flatnonzero(~drums):
-            np.maximum(strongest, onset[:, k], out=strongest)
-        near = strongest.astype(np.float32) / scale
-        near[1:] = np.maximum(near[1:], near[:-1].copy())
-        near[:-1] = np.maximum(near[:-1], strongest[1:].astype(np.float32) / scale)
-
-    def probabilities(codes: np.ndarray) -> np.ndarray:
-        return codes.astype(np.float32) / scale if scale != 1.0 else codes.astype(np.float32, copy=False)
-
-    notes = {}
-    for j, c in enumerate(classes):
-        on = probabilities(onset[:, j])
-        if near is not None and not drums[j]:
-            on = np.where(on < ratio * near, np.float32(0.0), on)
-        notes[c] = decode_notes(on, probabilities(frame[:, j]), is_drum=bool(drums[j]), config=config, fps=fps,
-                                velocity=None if velocity is None else probabilities(velocity[:, j]))
-    return notes
+    decoder = TrackDecoder([int(c) for c in classes], config=config, fps=fps, scale=scale)
+    for a in range(0, max(len(onset), 1), block_frames):
+        decoder.push(onset[a: a + block_frames], frame[a: a + block_frames],
+                     None if velocity is None else velocity[a: a + block_frames])
+    return decoder.finish()

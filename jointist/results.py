@@ -1,7 +1,8 @@
 """Typed results of inference: leaf types that import no engine, no exporter and no plotting.
 
 - :class:`Posteriorgram`: song-long probabilities over 88 keys in a compact uint8 encoding
-  (probability x 255, rounded; 88 bytes per frame, 8.8 kB per second at 100 frames/s).
+  (probability x 255, rounded; 88 bytes per frame, 8.8 kB per second at 100 frames/s); a long song's
+  are max-pooled in time (:class:`PosteriorgramPool`), so a result's size does not grow past a bound.
 - :class:`InstrumentResult`: one instrument's notes, posteriorgrams and, when separated, its stem.
 - :class:`Transcription`: the result of one recording: every instrument, plus what the recognizer
   detected.
@@ -21,7 +22,7 @@ from jointist.instruments import Instrument
 from jointist.midi import write_midi
 from jointist.notes import NoteArray
 
-__all__ = ["InstrumentResult", "Posteriorgram", "Transcription"]
+__all__ = ["DEFAULT_MAX_FRAMES", "InstrumentResult", "Posteriorgram", "PosteriorgramPool", "Transcription"]
 
 
 @dataclass
@@ -30,10 +31,14 @@ class Posteriorgram:
 
     The encoding is owned here: :meth:`encode` turns probabilities into codes, :meth:`probabilities`
     gives them back as float32 (within 1/510 of the originals).
+
+    Attributes:
+        fps: frames per second: 100, or 100 / n for a posteriorgram max-pooled over n frames (a song
+            longer than the pipeline's ``max_posteriorgram_frames``).
     """
 
     codes: np.ndarray
-    fps: int = FRAMES_PER_SECOND
+    fps: float = FRAMES_PER_SECOND
 
     SCALE = 255
 
@@ -61,6 +66,53 @@ class Posteriorgram:
     @property
     def duration_s(self) -> float:
         return self.num_frames / self.fps
+
+
+DEFAULT_MAX_FRAMES = 30_000
+"""Frames a result keeps per posteriorgram at most: 5 minutes at full rate (2.6 MB per instrument
+for onsets and frames); a longer song's are max-pooled in time by the smallest integer factor that fits."""
+
+
+class PosteriorgramPool:
+    """Consecutive blocks of song frames (n, K, ...) in uint8 codes -> K posteriorgrams of at most
+    ``max_frames`` frames each: max-pooled in time over ``factor`` frames, the smallest integer that
+    fits ``total_frames`` (1, full rate, for songs that fit). Memory is fixed when it is made.
+
+    Args:
+        total_frames: frames the blocks will add up to.
+        shape: the shape of one frame of the blocks, (K, ...).
+        max_frames: None: keep every frame.
+    """
+
+    def __init__(self, total_frames: int, shape: tuple[int, ...], *, max_frames: int | None = DEFAULT_MAX_FRAMES,
+                 fps: float = FRAMES_PER_SECOND) -> None:
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
+        self.factor = 1 if max_frames is None else max(1, -(-total_frames // max_frames))
+        self.fps = fps
+        self.total_frames = total_frames
+        self.rows = -(-total_frames // self.factor)
+        self.codes = np.zeros((shape[0], self.rows, *shape[1:]), np.uint8)  # channel first: each a contiguous view
+        self.filled = 0
+
+    def push(self, block: np.ndarray) -> None:
+        """The next frames, (n, K, ...) uint8."""
+        n = len(block)
+        if n == 0:
+            return
+        positions = np.arange(self.filled, self.filled + n)
+        rows = positions // self.factor
+        if self.filled + n > self.total_frames:
+            raise ValueError(f"more frames than announced: {self.filled + n} > {self.total_frames}")
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # first frame of each pooled row in the block
+        pooled = np.moveaxis(np.maximum.reduceat(np.asarray(block, np.uint8), starts, axis=0), 0, 1)
+        span = slice(int(rows[0]), int(rows[-1]) + 1)  # consecutive rows; only the first may hold earlier frames
+        np.maximum(self.codes[:, span], pooled, out=self.codes[:, span])
+        self.filled += n
+
+    def posteriorgram(self, j: int) -> Posteriorgram:
+        """The j-th channel's posteriorgram (frames, ...)."""
+        return Posteriorgram(self.codes[j], fps=self.fps / self.factor)
 
 
 @dataclass

@@ -50,6 +50,54 @@ def test_long_audio_windows_match_a_single_pass(tiny_model_file):
     assert np.abs(frame[950:1850, 0].astype(int) - expected.astype(int)).max() <= 1
 
 
+def test_notes_decoded_while_stitching_equal_decoding_the_whole_posteriorgram(tiny_model_file):
+    """The pipeline decodes each window's frames as they are stitched and keeps a long song's
+    posteriorgrams max-pooled: the notes are those of the song-long posteriorgrams decoded at once
+    (held notes cross windows), and the kept posteriorgram is their max over 4 frames."""
+    from jointist.postprocess import decode_tracks
+    from jointist.results import Posteriorgram
+
+    audio = sine_notes([(0.5, 12.0, 60), (8.7, 9.6, 64), (17.9, 19.3, 67), (21.0, 27.5, 45)], 30.0)
+    wanted = [by_name("piano"), by_name("bass"), by_name("strings")]
+    transcriber = Transcriber(tiny_model_file, progress=False, max_posteriorgram_frames=800)
+    transcriber.model = perturb(transcriber.model)  # instruments that differ
+    result = transcriber.transcribe_audio(audio, instruments=wanted)
+    onset, frame = transcriber.posteriorgrams(audio, wanted)
+    whole = decode_tracks(onset, frame, [i.index for i in wanted], config=transcriber.decode, scale=Posteriorgram.SCALE)
+    assert sum(len(n) for n in whole.values()) > 10
+    for j, track in enumerate(result.tracks):
+        expected = whole[track.instrument.index]
+        assert np.array_equal(track.notes.onset_s, expected.onset_s) and np.array_equal(track.notes.offset_s, expected.offset_s)
+        assert np.array_equal(track.notes.pitch, expected.pitch)
+        assert track.frame.codes.shape == (751, 88) and track.frame.fps == 25.0  # 3001 frames pooled by 4
+        assert np.array_equal(track.frame.codes[:750], frame[:3000, j].reshape(750, 4, 88).max(axis=1))
+        assert np.array_equal(track.onset.codes[-1], onset[3000, j])
+    assert max(float((n.offset_s - n.onset_s).max()) for n in whole.values() if len(n)) > 9.0  # across a window edge
+
+
+def test_a_file_is_transcribed_window_by_window_as_if_loaded_whole(tiny_model_file, tmp_path):
+    """transcribe_file never holds the recording: it decodes each window from the file (a 44.1 kHz
+    stereo file resampled there), and gives the notes of the whole file loaded at once."""
+    import soundfile as sf
+
+    from jointist.audio.io import load_audio
+
+    mono = sine_notes([(0.5, 12.0, 60), (8.7, 9.6, 64), (17.9, 19.3, 67)], 25.0)
+    t = np.arange(int(25.0 * 44100)) / 44100
+    wave = np.interp(t, np.arange(len(mono)) / 16000, mono).astype(np.float32)
+    path = tmp_path / "song.flac"
+    sf.write(path, np.stack([wave, 0.5 * wave], 1), 44100)
+    transcriber = Transcriber(tiny_model_file, progress=False)
+    wanted = ["piano", "bass"]
+    from_file = transcriber.transcribe_file(path, instruments=wanted)
+    loaded = transcriber.transcribe_audio(load_audio(path), instruments=wanted, source=str(path))
+    assert from_file.duration_s == loaded.duration_s == pytest.approx(25.0) and from_file.source == str(path)
+    assert sum(len(t.notes) for t in loaded.tracks) > 0
+    for a, b in zip(from_file.tracks, loaded.tracks):
+        assert np.allclose(a.notes.onset_s, b.notes.onset_s) and np.allclose(a.notes.offset_s, b.notes.offset_s)
+        assert np.abs(a.frame.codes.astype(int) - b.frame.codes.astype(int)).max() <= 1
+
+
 def test_instruments_in_groups_equal_one_pass(tiny_model_file):
     audio = sine_notes([(0.5, 2.0, 60), (3.0, 4.0, 45)], 12.0)
     wanted = [INSTRUMENTS[c] for c in (0, 5, 10, 20, 38)]

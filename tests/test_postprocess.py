@@ -127,3 +127,60 @@ def test_decoding_uint8_codes_one_instrument_at_a_time_equals_decoding_probabili
         a, b = from_codes[c], from_probs[c]
         assert np.array_equal(a.onset_s, b.onset_s) and np.array_equal(a.offset_s, b.offset_s)
         assert np.array_equal(a.pitch, b.pitch) and np.array_equal(a.velocity, b.velocity)
+
+
+def reference_notes(onset: np.ndarray, frame: np.ndarray, config: DecodeConfig, fps: int = 100) -> list[tuple[int, int, int]]:
+    """The decoding rule written out directly over a whole song, frame by frame: (onset frame, end frame, key)."""
+    frames = len(onset)
+    notes = []
+    for key in range(88):
+        o = onset[:, key]
+        peaks = [t for t in range(frames) if o[t] >= config.onset_threshold
+                 and (t == 0 or o[t] >= o[t - 1]) and (t == frames - 1 or o[t] > o[t + 1])]
+        for i, start in enumerate(peaks):
+            limit = peaks[i + 1] if i + 1 < len(peaks) else frames
+            end = min(start + 1 + config.onset_frames, limit)
+            while end < limit and frame[end, key] >= config.frame_threshold:
+                end += 1
+            if end - start >= max(1, round(config.min_note_s * fps)):
+                notes.append((start, end, key))
+    return sorted(notes)
+
+
+@pytest.mark.parametrize("blocks", [[300], [1, 1, 2, 296], [17, 100, 1, 182], [150, 150]])
+def test_decoding_in_blocks_gives_the_notes_of_the_whole_song(blocks):
+    """The pipeline decodes while it stitches windows, block after block: notes held across any block
+    boundary (and onsets on the boundary frames) come out as from the whole song at once, and as the
+    rule written out frame by frame says."""
+    from jointist.postprocess import NoteTracker, TrackDecoder
+
+    rng = np.random.default_rng(sum(blocks) + len(blocks))
+    shape = (300, 3, 88)
+    onset = (rng.random(shape) ** 6 * 255).astype(np.uint8)
+    frame = (rng.random(shape) ** 0.3 * 255).astype(np.uint8)  # mostly sounding: long notes cross boundaries
+    velocity = (rng.random(shape) * 255).astype(np.uint8)
+    classes = [0, 38, 25]
+    for ratio in (0.0, 0.7):
+        config = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4, onset_frames=2, shared_onset_ratio=ratio)
+        whole = decode_tracks(onset, frame, classes, config=config, velocity=velocity, scale=255, block_frames=10_000)
+        decoder = TrackDecoder(classes, config=config, scale=255)
+        first = 0
+        for n in blocks:
+            decoder.push(onset[first: first + n], frame[first: first + n], velocity[first: first + n])
+            first += n
+        streamed = decoder.finish()
+        for c in classes:
+            a, b = whole[c], streamed[c]
+            assert np.array_equal(a.onset_s, b.onset_s) and np.array_equal(a.offset_s, b.offset_s)
+            assert np.array_equal(a.pitch, b.pitch) and np.array_equal(a.velocity, b.velocity)
+    config = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4, onset_frames=2)
+    piano = decode_tracks(onset, frame, classes, config=config, scale=255)[0]
+    expected = reference_notes(onset[:, 0] / 255.0, frame[:, 0] / 255.0, config)
+    assert len(expected) > 100 and max(e - s for s, e, _ in expected) > 20  # notes long enough to cross blocks
+    got = sorted(zip(np.rint(piano.onset_s * 100).astype(int).tolist(), np.rint(piano.offset_s * 100).astype(int).tolist(),
+                     (piano.pitch - 21).tolist()))
+    assert got == expected
+    tracker = NoteTracker(config=config)
+    tracker.push(onset[:10, 0] / 255.0, frame[:10, 0] / 255.0)
+    with pytest.raises(ValueError, match="velocity must be given with every block"):
+        tracker.push(onset[10:20, 0] / 255.0, frame[10:20, 0] / 255.0, velocity[10:20, 0] / 255.0)

@@ -44,3 +44,27 @@ def test_a_transcription_gives_notes_per_class_stems_per_name_and_a_midi_file(tm
     assert list(result.stems()) == ["Piano"]
     pm = pretty_midi.PrettyMIDI(str(result.write_midi(tmp_path / "out" / "song.mid")))
     assert [(i.program, i.is_drum, len(i.notes)) for i in pm.instruments] == [(0, False, 2), (0, True, 1)]
+
+
+def test_a_long_song_keeps_max_pooled_posteriorgrams_of_bounded_size():
+    """Blocks of any size go in; a song that fits keeps every frame, a longer one is max-pooled by the
+    smallest factor that fits, with its frame rate saying so."""
+    from jointist.results import PosteriorgramPool
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 256, (1003, 2, 88), dtype=np.uint8)
+    full = PosteriorgramPool(1003, (2, 88), max_frames=2000)
+    pooled = PosteriorgramPool(1003, (2, 88), max_frames=300)
+    first = 0
+    for n in (1, 250, 3, 500, 249):
+        full.push(codes[first: first + n])
+        pooled.push(codes[first: first + n])
+        first += n
+    assert full.factor == 1 and np.array_equal(full.posteriorgram(1).codes, codes[:, 1])
+    gram = pooled.posteriorgram(0)
+    assert pooled.factor == 4 and gram.codes.shape == (251, 88) and gram.fps == 25.0
+    assert np.array_equal(gram.codes[10], codes[40:44, 0].max(axis=0))
+    assert np.array_equal(gram.codes[-1], codes[1000:, 0].max(axis=0))  # the last row holds the last 3 frames
+    assert gram.duration_s == pytest.approx(10.04)
+    with pytest.raises(ValueError, match="more frames than announced"):
+        pooled.push(codes[:1])

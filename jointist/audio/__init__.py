@@ -3,6 +3,7 @@
 from jointist.audio.features import CQT, STFT, LogMel, build_frontend, num_frames
 from jointist.audio.io import (
     AudioError,
+    AudioFile,
     EmptyAudioError,
     SilentAudioError,
     audio_duration_s,
@@ -17,6 +18,7 @@ __all__ = [
     "CQT",
     "STFT",
     "AudioError",
+    "AudioFile",
     "EmptyAudioError",
     "LogMel",
     "SilentAudioError",

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from jointist.constants import HOP_LENGTH, HOP_S, SAMPLE_RATE, SEGMENT_S
+
+if TYPE_CHECKING:
+    from jointist.audio.io import Samples
 
 __all__ = ["Chunker", "CrossfadeStitcher", "Window"]
 
@@ -71,14 +75,15 @@ class Chunker:
             out.append(Window(i, start * self.hop_length, start, keep_from, keep_to))
         return out
 
-    def segment(self, audio: np.ndarray, window: Window) -> np.ndarray:
-        """The samples of one window: ``window_samples`` long, zero-padded at the end of the song."""
+    def segment(self, audio: Samples, window: Window) -> np.ndarray:
+        """The samples of one window: ``window_samples`` long, zero-padded at the end of the song
+        (an array, or an :class:`~jointist.audio.io.AudioFile` decoded there)."""
         segment = audio[window.start_sample: window.start_sample + self.window_samples]
         if len(segment) < self.window_samples:
             segment = np.pad(segment, (0, self.window_samples - len(segment)))
         return segment
 
-    def segments(self, audio: np.ndarray) -> Iterator[tuple[Window, np.ndarray]]:
+    def segments(self, audio: Samples) -> Iterator[tuple[Window, np.ndarray]]:
         """(window, samples) pairs, lazily; each segment has ``window_samples`` samples."""
         for w in self.windows(len(audio)):
             yield w, self.segment(audio, w)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from jointist.constants import SAMPLE_RATE
 
 __all__ = [
     "AudioError",
+    "AudioFile",
+    "Samples",
     "EmptyAudioError",
     "SilentAudioError",
     "audio_duration_s",
@@ -96,13 +99,38 @@ def resample(audio: np.ndarray, *, orig_sr: int, target_sr: int = SAMPLE_RATE) -
 
 def check_audio(audio: np.ndarray, *, source: str = "audio", allow_silence: bool = True) -> np.ndarray:
     """Raise a specific :class:`AudioError` for empty, non-finite or (optionally) silent audio."""
-    if audio.size == 0:
-        raise EmptyAudioError(f"{source} contains no samples")
-    if not np.all(np.isfinite(audio)):
-        raise AudioError(f"{source} contains NaN or infinite samples")
-    if not allow_silence and float(np.max(np.abs(audio))) < 1e-6:
-        raise SilentAudioError(f"{source} is silent (peak below 1e-6); there is nothing to transcribe")
+    check = _SampleCheck(source)
+    flat = audio.reshape(-1)
+    for first in range(0, flat.size, _CHECK_BLOCK):  # in blocks: no song-long temporary arrays
+        check.update(flat[first: first + _CHECK_BLOCK])
+    check.finish(allow_silence=allow_silence)
     return audio
+
+
+_CHECK_BLOCK = 1 << 20
+
+
+class _SampleCheck:
+    """The checks of :func:`check_audio` over blocks of samples that arrive one after the other."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.samples = 0
+        self.peak = 0.0
+
+    def update(self, block: np.ndarray) -> None:
+        if block.size == 0:
+            return
+        if not np.all(np.isfinite(block)):
+            raise AudioError(f"{self.source} contains NaN or infinite samples")
+        self.peak = max(self.peak, float(np.max(np.abs(block))))
+        self.samples += block.size
+
+    def finish(self, *, allow_silence: bool) -> None:
+        if self.samples == 0:
+            raise EmptyAudioError(f"{self.source} contains no samples")
+        if not allow_silence and self.peak < 1e-6:
+            raise SilentAudioError(f"{self.source} is silent (peak below 1e-6); there is nothing to transcribe")
 
 
 _BLOCK_S = 30.0
@@ -125,46 +153,53 @@ def _count_clipped(data: np.ndarray, counts: list[int] | None) -> None:
         counts[1] += data.size
 
 
-def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts: list[int] | None = None,
-               partial: bool = False) -> np.ndarray:
-    """Read ``n_native`` frames from the current position as mono float32 at ``sample_rate``.
+def _mono_blocks(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts: list[int] | None = None,
+                 partial: bool = False) -> Iterator[np.ndarray]:
+    """Read ``n_native`` frames from the current position as consecutive mono float32 blocks at
+    ``sample_rate``, through a streaming resampler (a file never exists in memory at its native rate).
 
-    Long reads go block by block through a streaming resampler, so a 30-minute 44.1 kHz stereo file
-    never exists in memory at its native rate: peak memory is the 16 kHz output plus one block.
     With ``clip_counts`` ([clipped, total]), the clipped samples of the file as stored (every channel,
     before resampling, which would smear a clipped flat top) are added to it. With ``partial``, a
-    decoding error after the first block ends the read there (what decoded is returned, shorter);
-    without it, or in the first block, the error is raised.
+    decoding error after the first block ends the read there (what decoded has been yielded); without
+    it, or in the first block, the error is raised.
     """
-    sr = f.samplerate
-    block = int((_PARTIAL_BLOCK_S if partial else _BLOCK_S) * sr)
-    if n_native <= block:
-        data = f.read(n_native, dtype="float32", always_2d=True)
-        _count_clipped(data, clip_counts)
-        mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-        return resample(np.ascontiguousarray(mono, dtype=np.float32), orig_sr=sr, target_sr=sample_rate)
     import soxr
 
-    out = np.zeros(int(np.ceil(n_native * sample_rate / sr)) + 64, np.float32)
+    sr = f.samplerate
+    block = int((_PARTIAL_BLOCK_S if partial else _BLOCK_S) * sr)
     stream = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ") if sr != sample_rate else None
-    filled, remaining = 0, n_native
+    remaining, decoded = n_native, 0
     while remaining > 0:
         try:
             data = f.read(min(block, remaining), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError):
-            if not partial or filled == 0:
+            if not partial or decoded == 0:
                 raise
             break  # a damaged frame: keep what decoded before it (load_audio says how much)
         if len(data) == 0:
             break
         remaining -= len(data)
+        decoded += len(data)
         _count_clipped(data, clip_counts)
         mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
-        piece = stream.resample_chunk(mono, last=remaining <= 0) if stream is not None else mono
-        out[filled: filled + len(piece)] = piece[: len(out) - filled]
-        filled += len(piece)
+        yield stream.resample_chunk(mono, last=remaining <= 0) if stream is not None else mono
     if stream is not None and remaining > 0:  # the file ended early: flush the resampler
-        piece = stream.resample_chunk(np.zeros(0, np.float32), last=True)
+        yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def _read_mono(f: sf.SoundFile, n_native: int, *, sample_rate: int, clip_counts: list[int] | None = None,
+               partial: bool = False) -> np.ndarray:
+    """Read ``n_native`` frames from the current position as mono float32 at ``sample_rate``
+    (:func:`_mono_blocks` into one array: peak memory is the output plus one block)."""
+    sr = f.samplerate
+    if n_native <= int((_PARTIAL_BLOCK_S if partial else _BLOCK_S) * sr):
+        data = f.read(n_native, dtype="float32", always_2d=True)
+        _count_clipped(data, clip_counts)
+        mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+        return resample(np.ascontiguousarray(mono, dtype=np.float32), orig_sr=sr, target_sr=sample_rate)
+    out = np.zeros(int(np.ceil(n_native * sample_rate / sr)) + 64, np.float32)
+    filled = 0
+    for piece in _mono_blocks(f, n_native, sample_rate=sample_rate, clip_counts=clip_counts, partial=partial):
         out[filled: filled + len(piece)] = piece[: len(out) - filled]
         filled += len(piece)
     return out[: min(filled, len(out))]
@@ -255,22 +290,104 @@ def load_audio(
         AudioError: unreadable, empty (:class:`EmptyAudioError`), non-finite or, with
             ``allow_silence=False``, silent (:class:`SilentAudioError`) audio.
     """
+    promised_s = _promised_s(path)
+    counts = [0, 0]
+    audio = _read_segment(path, start_s=0.0, duration_s=None, sample_rate=sample_rate, clip_counts=counts, partial=True)
+    audio = check_audio(audio, source=str(path), allow_silence=allow_silence)
+    _warn_damage(path, len(audio) / sample_rate, promised_s, counts)
+    return audio
+
+
+def _promised_s(path: str | os.PathLike[str]) -> float:
+    """The length the file's header announces (seconds); an error for a file of no samples."""
     with _open(path) as f:
         if f.frames == 0:
             raise EmptyAudioError(f"{path} contains no samples")
         frames = max(f.frames, _wav_promised_frames(path, f.channels) if f.format == "WAV" else 0)
-        promised_s = frames / f.samplerate if f.samplerate > 0 else 0.0
-    counts = [0, 0]
-    audio = _read_segment(path, start_s=0.0, duration_s=None, sample_rate=sample_rate, clip_counts=counts, partial=True)
-    audio = check_audio(audio, source=str(path), allow_silence=allow_silence)
-    decoded_s = len(audio) / sample_rate
+        return frames / f.samplerate if f.samplerate > 0 else 0.0
+
+
+def _warn_damage(path: str | os.PathLike[str], decoded_s: float, promised_s: float, counts: list[int]) -> None:
+    """Warn about a partly readable file (``decoded_s`` short of ``promised_s``) and a clipped one
+    (``counts``: [clipped, total] samples as stored)."""
     if decoded_s < promised_s - PARTIAL_TOLERANCE_S:
         log.warning("%s is partly unreadable (cut short or damaged): only its first %.1f s of %.1f s decoded "
                     "(%.0f%%); transcribing those", path, decoded_s, promised_s, 100 * decoded_s / promised_s)
     if counts[1] and counts[0] > CLIP_WARN_FRACTION * counts[1]:
         log.warning("%s is clipped: %.2f%% of its samples are at full scale (|x| >= %g); notes may be missed "
                     "or doubled, re-export it at a lower level if you can", path, 100 * counts[0] / counts[1], CLIP_LEVEL)
-    return audio
+
+
+class AudioFile:
+    """A file's audio as mono float32 at ``sample_rate``, decoded where it is sliced: how the
+    pipeline reads a recording, so its length does not set the memory transcription needs.
+
+    Opening one decodes the file once, block by block, keeping nothing: it makes the checks of
+    :func:`load_audio` (the same errors and warnings) and learns the decodable length. ``len()``
+    is that length in samples; ``audio[a:b]`` decodes those samples, seeking in the file. A file at
+    another sample rate is resampled from a frame on the common grid of both rates ``margin_s``
+    before ``a`` to as far after ``b``, so the slice equals the same samples of :func:`load_audio`
+    to within the resampler's precision (about 1e-6).
+
+    >>> audio = AudioFile("album.flac"); len(audio) / 16000, audio[16000:32000].shape   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, sample_rate: int = SAMPLE_RATE, allow_silence: bool = True,
+                 margin_s: float = 0.1) -> None:
+        import math
+
+        self.path = Path(path)
+        self.sample_rate = sample_rate
+        promised_s = _promised_s(path)
+        counts = [0, 0]
+        check = _SampleCheck(str(path))
+        with _open(path) as f:
+            self.native_rate = f.samplerate
+            channels = f.channels
+            if self.native_rate <= 0:
+                raise AudioError(f"{path} has an invalid sample rate {self.native_rate}")
+            try:
+                for piece in _mono_blocks(f, f.frames, sample_rate=sample_rate, clip_counts=counts, partial=True):
+                    check.update(piece)
+            except (sf.LibsndfileError, RuntimeError) as err:
+                raise AudioError(f"cannot decode {path} ({err})") from err
+        check.finish(allow_silence=allow_silence)
+        self.num_samples = check.samples
+        self._native_frames = counts[1] // channels  # what decoded: a damaged end is never read again
+        _warn_damage(path, self.num_samples / sample_rate, promised_s, counts)
+        common = math.gcd(self.native_rate, sample_rate)
+        self._grid = (sample_rate // common, self.native_rate // common)  # (output, native) samples of one grid step
+        self._margin = int(round(margin_s * sample_rate))
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("an AudioFile is read in contiguous slices, audio[a:b]")
+        a, b, _ = index.indices(self.num_samples)
+        if b <= a:
+            return np.zeros(0, np.float32)
+        out_step, native_step = self._grid
+        first = 0 if self.native_rate == self.sample_rate else max(0, a - self._margin) // out_step * out_step
+        last = b if self.native_rate == self.sample_rate else b + self._margin
+        with _open(self.path) as f:
+            start = first // out_step * native_step
+            frames = min(-(-(last - first) // out_step) * native_step, max(0, self._native_frames - start))
+            try:
+                f.seek(start)
+                data = f.read(frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as err:
+                raise AudioError(f"cannot decode {self.path} ({err})") from err
+        mono = np.ascontiguousarray(data.mean(axis=1) if data.shape[1] > 1 else data[:, 0])
+        if self.native_rate != self.sample_rate:
+            mono = resample(mono, orig_sr=self.native_rate, target_sr=self.sample_rate)
+        piece = mono[a - first: b - first]
+        return piece if len(piece) == b - a else np.pad(piece, (0, b - a - len(piece)))
 
 
 def write_audio(
@@ -289,3 +406,7 @@ def write_audio(
     with atomic_path(path) as tmp:
         sf.write(tmp, data, sample_rate, subtype=subtype)
     return path
+
+
+Samples = np.ndarray | AudioFile
+"""Mono 16 kHz audio the pipeline reads: an array, or a file decoded where it is sliced."""

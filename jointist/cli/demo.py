@@ -48,7 +48,7 @@ def run(cfg: DictConfig) -> dict:
     separate = bool(cfg.get("separate"))
     result = transcriber.transcribe_file(track.mix_path, instruments=instruments, separate=separate,
                                          stems_dir=out / "stems" if separate else None)
-    written = write_outputs(result, out, name="demo")
+    written = write_outputs(result, out, name="demo", progress=bool(cfg.progress))
     report = summarise([evaluate_piece(track.track_id, ref, result.notes())])
     print(report.to_markdown())
     separation = None

@@ -250,7 +250,8 @@ def transcribe_one(
                                              stems_dir=job.paths.stems_dir if separate else None,
                                              stems_sample_rate=rate)
     try:
-        written = write_outputs(result, job.paths.folder, name=job.paths.name, plots=cfg.plots, folders_per_name=True)
+        written = write_outputs(result, job.paths.folder, name=job.paths.name, plots=cfg.plots, folders_per_name=True,
+                                progress=bool(cfg.progress))
     except OSError as err:
         raise OutputWriteError(f"cannot write the results of {job.audio} to the output folder out={job.paths.folder}: "
                                f"{err.strerror or err}{f' ({err.filename})' if err.filename else ''}") from err
@@ -291,9 +292,9 @@ def separate_by_score(
 ) -> Transcription:
     """Score-informed separation: the notes of ``score`` (aligned with the recording) condition the
     separator in place of a transcription."""
-    from jointist.audio.io import audio_sample_rate, load_audio
+    from jointist.audio.io import AudioFile, audio_sample_rate
 
-    audio = load_audio(audio_path, allow_silence=False)
+    audio = AudioFile(audio_path, allow_silence=False)  # read window by window
     rate = int(audio_sample_rate(audio_path)) if stems_sample_rate == "input" else int(stems_sample_rate)
     return transcriber.separate_with_score(audio, score, source=str(audio_path), stems_dir=stems_dir,
                                            stems_sample_rate=rate)

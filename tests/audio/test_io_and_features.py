@@ -7,6 +7,7 @@ from jointist.audio import (
     CQT,
     STFT,
     AudioError,
+    AudioFile,
     EmptyAudioError,
     LogMel,
     SilentAudioError,
@@ -46,7 +47,13 @@ def test_read_segment_reads_the_window_and_pads(tmp_path):
     assert len(tail) == SAMPLE_RATE and np.all(tail[SAMPLE_RATE // 2 + 1:] == 0)
 
 
-def test_clear_errors_for_bad_audio(tmp_path):
+READERS = pytest.mark.parametrize("load_audio", [load_audio, AudioFile], ids=["load_audio", "AudioFile"])
+"""Both ways of reading a file: whole (load_audio) and window by window (AudioFile, what the pipeline
+uses), with the same errors and warnings."""
+
+
+@READERS
+def test_clear_errors_for_bad_audio(tmp_path, load_audio):
     with pytest.raises(FileNotFoundError, match="not found"):
         load_audio(tmp_path / "missing.wav")
     garbage = tmp_path / "garbage.wav"
@@ -59,7 +66,7 @@ def test_clear_errors_for_bad_audio(tmp_path):
         load_audio(empty)
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
-    assert load_audio(silent).shape == (SAMPLE_RATE,)
+    assert len(load_audio(silent)) == SAMPLE_RATE
     with pytest.raises(SilentAudioError, match="silent"):
         load_audio(silent, allow_silence=False)
     nan = tmp_path / "nan.wav"
@@ -126,7 +133,8 @@ def ten_second_tone(path, **kwargs):
     return path
 
 
-def test_a_wav_cut_in_half_gives_its_first_half_and_says_so(tmp_path, caplog):
+@READERS
+def test_a_wav_cut_in_half_gives_its_first_half_and_says_so(tmp_path, caplog, load_audio):
     data = ten_second_tone(tmp_path / "full.wav").read_bytes()
     cut = tmp_path / "cut.wav"
     cut.write_bytes(data[: len(data) // 2])  # the header still promises 10 s
@@ -136,7 +144,8 @@ def test_a_wav_cut_in_half_gives_its_first_half_and_says_so(tmp_path, caplog):
     assert "cut.wav is partly unreadable" in caplog.text and "5.0 s of 10.0 s" in caplog.text
 
 
-def test_a_flac_damaged_at_ninety_percent_gives_what_decodes_before_the_damage(tmp_path, caplog):
+@READERS
+def test_a_flac_damaged_at_ninety_percent_gives_what_decodes_before_the_damage(tmp_path, caplog, load_audio):
     data = bytearray(ten_second_tone(tmp_path / "full.flac").read_bytes())
     at = int(len(data) * 0.9)
     data[at: at + 2000] = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
@@ -147,9 +156,11 @@ def test_a_flac_damaged_at_ninety_percent_gives_what_decodes_before_the_damage(t
     assert 7.0 <= len(audio) / SAMPLE_RATE < 9.5  # up to the damaged frame (read in 1 s blocks)
     assert "damaged.flac is partly unreadable" in caplog.text and "of 10.0 s decoded" in caplog.text
     assert np.abs(audio[: 7 * SAMPLE_RATE]).max() == pytest.approx(0.3, abs=0.01)  # the tone, intact
+    assert len(audio[len(audio) - SAMPLE_RATE: len(audio)]) == SAMPLE_RATE  # the last second reads, short of the damage
 
 
-def test_complete_files_load_without_a_warning_and_damage_at_the_start_is_an_error(tmp_path, caplog):
+@READERS
+def test_complete_files_load_without_a_warning_and_damage_at_the_start_is_an_error(tmp_path, caplog, load_audio):
     with caplog.at_level("WARNING", logger="jointist.audio.io"):
         for name, subtype in (("f.wav", "FLOAT"), ("p.wav", "PCM_24"), ("f.flac", None)):
             assert len(load_audio(ten_second_tone(tmp_path / name, subtype=subtype))) == 10 * SAMPLE_RATE
@@ -159,3 +170,21 @@ def test_complete_files_load_without_a_warning_and_damage_at_the_start_is_an_err
     (tmp_path / "dead.flac").write_bytes(bytes(data))
     with pytest.raises(AudioError):
         load_audio(tmp_path / "dead.flac")
+
+
+@pytest.mark.parametrize("rate,channels", [(16000, 1), (44100, 2), (22050, 1)])
+def test_an_audio_file_read_window_by_window_gives_the_samples_of_the_whole_file(tmp_path, rate, channels):
+    """The pipeline reads recordings through AudioFile: any slice equals the same samples of the whole
+    file loaded at once (exactly at 16 kHz; resampled from a margin on the rates' common grid, to
+    float precision), and slices past the end are cut there."""
+    path = tmp_path / f"noise{rate}.flac"
+    sf.write(path, (0.3 * np.random.default_rng(rate).standard_normal((rate * 25, channels))).astype(np.float32), rate)
+    whole, audio = load_audio(path), AudioFile(path)
+    assert len(audio) == len(whole) == 25 * SAMPLE_RATE and audio.duration_s == pytest.approx(25.0)
+    for a, b in ((0, 160_000), (144_000, 304_000), (len(whole) - 1000, len(whole)), (7, 8)):
+        piece = audio[a:b]
+        assert piece.dtype == np.float32 and len(piece) == b - a
+        assert np.abs(piece - whole[a:b]).max() <= (0.0 if rate == SAMPLE_RATE else 1e-5)
+    assert len(audio[len(whole) - 10: len(whole) + 500]) == 10
+    with pytest.raises(TypeError, match="contiguous slices"):
+        audio[::2]
