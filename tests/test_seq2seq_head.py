@@ -137,6 +137,27 @@ def test_a_wrong_channel_count_is_refused() -> None:
         tiny_task(channels=4)
 
 
+def test_the_auxiliary_frame_loss_reads_the_pitched_notes_at_the_encoders_frame_rate() -> None:
+    """Frame k of the encoder is at k x 128 / 16000 s (125 frames/s): the bass note from 0.2 s to 1.6 s
+    covers frames 25..199 of key 40 - 21; drums never enter the roll; without a frame head the loss is refused."""
+    from jointist.instruments import DRUMS
+
+    task = Seq2SeqTask({"seq2seq": tiny_model("Seq2SeqTranscriber", frame_head=True)},
+                       optimizer=lambda params: torch.optim.Adam(params, lr=3e-3), frame_loss_weight=1.0)
+    example = clip()
+    example.notes[DRUMS.index] = note_array([(0.3, 0.4, 36)])
+    batch = collate_examples([example])
+    roll = task.frame_targets(batch, 256)[0]
+    assert np.flatnonzero(roll[:, 40 - 21]).tolist() == list(range(25, 200))
+    assert not roll[:, 36 - 21].any()  # the kick is a drum
+    assert roll[13, 60 - 21] == 1 and roll[12, 60 - 21] == 0  # piano C4 from 0.1 s (frame 12.5) sounds from frame 13
+    memory = task.model.encode(batch.mix)
+    assert task.frame_loss(batch, memory).item() > 0
+    with pytest.raises(ValueError, match="frame head"):
+        Seq2SeqTask({"seq2seq": tiny_model("Seq2SeqTranscriber")}, optimizer=lambda params: torch.optim.Adam(params),
+                    frame_loss_weight=1.0)
+
+
 @pytest.fixture(scope="module")
 def overfit_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny seq2seq model trained on the clip alone until it writes its tokens, as a model file."""

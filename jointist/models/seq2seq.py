@@ -55,7 +55,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from jointist.audio.features import LogMel
-from jointist.constants import LOG_EPS, SAMPLE_RATE
+from jointist.constants import LOG_EPS, N_PITCHES, SAMPLE_RATE
 from jointist.models.base import JointistModel
 from jointist.tokens.vocabulary import EOS_ID, PAD_ID, UNK_ID  # PAD is also the decoder's start token (T5)
 
@@ -289,6 +289,9 @@ class Seq2SeqTranscriber(JointistModel):
         channels: 0 (one token stream per segment), or the number of decoder channels of
             multi-channel decoding (YourMT3+): the decoder then needs a channel per sequence.
         tie_embeddings: output projection = token embedding (T5.1.0); MT3 and T5.1.1 untie them.
+        frame_head: a linear read-out of the encoder's frames onto the 88 keys (:meth:`frame_logits`),
+            for an auxiliary frame loss during training (hybrid CTC/attention in speech recognition
+            helps an encoder-decoder align sooner); decoding never uses it.
     """
 
     role = "seq2seq"
@@ -314,6 +317,7 @@ class Seq2SeqTranscriber(JointistModel):
         max_distance: int = 128,
         channels: int = 0,
         tie_embeddings: bool = False,
+        frame_head: bool = False,
     ) -> None:
         super().__init__()
         if vocab_size <= EOS_ID:
@@ -344,6 +348,7 @@ class Seq2SeqTranscriber(JointistModel):
         self.decoder = nn.ModuleList(DecoderLayer(d_model, n_heads, d_kv, d_ff, dropout) for _ in range(decoder_layers))
         self.decoder_norm = nn.RMSNorm(d_model, eps=1e-6)
         self.output = None if tie_embeddings else nn.Linear(d_model, vocab_size, bias=False)
+        self.frame_head = nn.Linear(d_model, N_PITCHES) if frame_head else None
         self.dropout = nn.Dropout(dropout)
         self._init_weights()
 
@@ -380,6 +385,12 @@ class Seq2SeqTranscriber(JointistModel):
         for layer in self.encoder:
             x = layer(x, bias)
         return self.dropout(self.encoder_norm(x))
+
+    def frame_logits(self, memory: torch.Tensor) -> torch.Tensor:
+        """The frame head's key logits (batch, frames, 88) of an encoding (batch, frames, d_model)."""
+        if self.frame_head is None:
+            raise ValueError("this model has no frame head (build it with frame_head=True)")
+        return self.frame_head(memory)
 
     # -- decoder ------------------------------------------------------------------------------------
 

@@ -24,10 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from jointist.constants import SAMPLE_RATE
+from jointist.constants import N_PITCHES, SAMPLE_RATE
 from jointist.data.slakh import ExampleBatch
+from jointist.data.targets import notes_to_rolls
+from jointist.instruments import DRUMS
 from jointist.metrics import PieceScores, evaluate_piece, summarise
 from jointist.models.base import ModelCard
+from jointist.notes import NoteArray
 from jointist.seq2seq import CHANNEL_GROUPS, CHANNEL_OF_CLASS, GRANULARITY, class_notes, segment_tokens
 from jointist.tasks.base import JointistTask
 from jointist.tasks.validation import note_f1_metrics
@@ -62,6 +65,9 @@ class Seq2SeqTask(JointistTask):
         max_target_tokens: longer targets are cut (and counted in ``train/truncated``).
         empty_channels: silent channel groups added per window (multi-channel models).
         label_smoothing: of the cross-entropy.
+        frame_loss_weight: > 0: add this times an auxiliary loss, the binary cross-entropy of the
+            model's frame head (``frame_head=True``) against the window's pitched notes as a key roll
+            at the encoder's frame rate (logged as ``train/frame_loss``).
         seed: seed of the channel draws.
     """
 
@@ -78,6 +84,7 @@ class Seq2SeqTask(JointistTask):
         max_target_tokens: int = 1024,
         empty_channels: int = 1,
         label_smoothing: float = 0.0,
+        frame_loss_weight: float = 0.0,
         seed: int = 0,
     ) -> None:
         super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
@@ -98,6 +105,11 @@ class Seq2SeqTask(JointistTask):
         self.max_target_tokens = max_target_tokens
         self.empty_channels = empty_channels
         self.label_smoothing = label_smoothing
+        if frame_loss_weight < 0:
+            raise ValueError(f"frame_loss_weight must be >= 0, got {frame_loss_weight}")
+        if frame_loss_weight > 0 and getattr(model, "frame_head", None) is None:
+            raise ValueError("frame_loss_weight > 0 needs a model with a frame head (model.frame_head=true)")
+        self.frame_loss_weight = frame_loss_weight
         self.seed = seed
         self._scores: list[PieceScores] = []
         self.save_hyperparameters(ignore=["models", "optimizer", "scheduler"])
@@ -156,13 +168,35 @@ class Seq2SeqTask(JointistTask):
     def training_step(self, batch: ExampleBatch, batch_idx: int) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, self.global_step, batch_idx])
         tokens, truncated = self.token_batch(batch, rng)
-        loss, accuracy = self.loss_and_accuracy(self.logits(batch.mix, tokens), tokens.targets)
+        memory = self.model.encode(batch.mix)
+        loss, accuracy = self.loss_and_accuracy(self.logits(batch.mix, tokens, memory), tokens.targets)
         n = len(batch)
+        if self.frame_loss_weight > 0:
+            frame_loss = self.frame_loss(batch, memory)
+            self.log("train/frame_loss", frame_loss, batch_size=n)
+            loss = loss + self.frame_loss_weight * frame_loss
         self.log("train/loss", loss, prog_bar=True, batch_size=n)
         self.log("train/token_accuracy", accuracy, batch_size=n)
         self.log("train/truncated", float(truncated), batch_size=n)
         self.log("train/target_tokens", float((tokens.targets != self.vocab.PAD).sum(1).float().mean()), batch_size=n)
         return loss
+
+    def frame_targets(self, batch: ExampleBatch, frames: int) -> np.ndarray:
+        """Each window's pitched notes (drums left out) as a key roll (batch, frames, 88) at the
+        encoder's frame rate (frame k at k x hop: 125 frames/s at hop 128)."""
+        fps = SAMPLE_RATE // int(self.model.frontend.hop_length)
+        rolls = np.zeros((len(batch), frames, N_PITCHES), np.float32)
+        for i, ex in enumerate(batch.examples):
+            pitched = [n for c, n in ex.notes.items() if c != DRUMS.index and len(n)]
+            if pitched:
+                rolls[i] = notes_to_rolls(NoteArray.concatenate(pitched), num_frames=frames, fps=fps).frame
+        return rolls
+
+    def frame_loss(self, batch: ExampleBatch, memory: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of the frame head against :meth:`frame_targets`."""
+        logits = self.model.frame_logits(memory).float()
+        targets = torch.from_numpy(self.frame_targets(batch, memory.shape[1])).to(logits.device)
+        return F.binary_cross_entropy_with_logits(logits, targets)
 
     # -- validation -----------------------------------------------------------------------------
     def on_validation_epoch_start(self) -> None:
