@@ -16,6 +16,7 @@ Drums keep onsets only; each hit gets a fixed ``drum_note_s`` duration.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -120,7 +121,8 @@ class NoteTracker:
         self._open = np.full(N_PITCHES, -1, np.int64)  # per key: onset frame of the note still sounding, or -1
         self._open_hold = np.zeros(N_PITCHES, np.int64)  # first frame at which a drop in the frame roll ends it
         self._open_velocity = np.zeros(N_PITCHES, np.int64)
-        self._notes: list[tuple[int, int, int, int]] = []  # (onset frame, end frame, key, velocity)
+        # onset frame, end frame, key and velocity of each finished note, 8 bytes a value (a long song has many)
+        self._notes = tuple(array("q") for _ in range(4))
         self._drum_hits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frames, keys, velocities)
 
     def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None) -> None:
@@ -154,15 +156,16 @@ class NoteTracker:
             return NoteArray.from_arrays(on, off, keys + MIN_MIDI, vel)
         for key in np.flatnonzero(self._open >= 0):
             self._close(int(key), total)
-        starts, ends, keys, vel = (np.asarray(column, np.int64) for column in zip(*self._notes)) if self._notes \
-            else (np.zeros(0, np.int64),) * 4
+        starts, ends, keys, vel = (np.frombuffer(column, np.int64) if len(column) else np.zeros(0, np.int64)
+                                   for column in self._notes)
         return NoteArray.from_arrays(starts / self.fps + self.offset_s, ends / self.fps + self.offset_s,
                                      keys + MIN_MIDI, vel)
 
     def _close(self, key: int, end: int) -> None:
         start = int(self._open[key])
         if end - start >= self.min_frames:
-            self._notes.append((start, end, key, int(self._open_velocity[key])))
+            for column, value in zip(self._notes, (start, end, key, int(self._open_velocity[key]))):
+                column.append(value)
         self._open[key] = -1
 
     def _advance(self, *, final: bool) -> None:

@@ -3,7 +3,7 @@
 # 10-minute limit; each call resumes from the runs' last checkpoints.
 #   bash jobs/gpu/train.sh NAME MINUTES [RUN=STEPS ...]
 # RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_ft2, transcriber_v, separator,
-# separator_ft, recognizer, recognizer_ft, recognizer_style, seq2seq, seq2seq_mc, and the rows of issue 10's comparison cmp_T, cmp_TS,
+# separator_ft, recognizer, recognizer_ft, recognizer_style, seq2seq, seq2seq_mc, seq2seq_aux, and the rows of issue 10's comparison cmp_T, cmp_TS,
 # cmp_pTS, cmp_pTS_ste, cmp_S, cmp_S_gt, cmp_IR_T_S);
 # with none named, the three shipped roles train. NAME names the runs ($JOINTIST_GPU_HOME/runs/NAME-RUN);
 # each call trains each run MINUTES more (Lightning's max_time counts from the time its last
@@ -55,7 +55,9 @@ declare -A args=(
 # the seq2seq head (MT3's formulation, issue 12): the CPU-sized default, single-stream and multi-channel
 args[seq2seq]="experiment=seq2seq_synth data.batch_size=64 data.train_examples_per_epoch=64000 data.augment.enabled=true"
 args[seq2seq_mc]="${args[seq2seq]} model.channels=13"
-workers[seq2seq]=4 workers[seq2seq_mc]=4
+# the single-stream run with the auxiliary frame loss on its encoder (no help after 700 CPU steps: untested at scale)
+args[seq2seq_aux]="${args[seq2seq]} model.frame_head=true task.frame_loss_weight=0.5"
+workers[seq2seq]=4 workers[seq2seq_mc]=4 workers[seq2seq_aux]=4
 # issue 10's comparison (conf/experiment/<row>.yaml): equal step budgets of batch 8 x 5 s, the CPU-sized
 # transcriber in every row that has one, one validation every 250 steps (a checkpoint to resume from);
 # pTS and pTS_ste start from cmp_T's model file (they wait for it), frozen for the first fifth of the budget
