@@ -36,6 +36,7 @@ from jointist.pipeline import Pipeline, Recognizer, Transcriber
 from jointist.plots import plot_f1_bars
 from jointist.postprocess import decode_tracks
 from jointist.recognition_calibration import SongDecision
+from jointist.results import Posteriorgram
 
 __all__ = [
     "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split", "evaluate_tracks",
@@ -401,7 +402,7 @@ def tune_decode(
                 config = dataclasses.replace(transcriber.decode, onset_threshold=on_t, frame_threshold=fr_t,
                                              shared_onset_ratio=ratio)
                 pieces = [
-                    evaluate_piece(tid, ref, decode_tracks(onset / 255.0, frame / 255.0, classes, config=config),
+                    evaluate_piece(tid, ref, decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE),
                                    velocity=False)
                     for tid, ref, classes, onset, frame in cached
                 ]

@@ -49,10 +49,23 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def _run(main, args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def _fill(files: dict, tmp_path: Path) -> dict[str, str]:
+    """What a case's ``{name}`` placeholders stand for: the bad files, and ``root`` (the test's folder)."""
+    return {**{k: str(v) for k, v in files.items()}, "root": str(tmp_path)}
+
+
+def _unless_given(args: list[str], option: str, value: str) -> list[str]:
+    """``option=value`` unless the case sets ``option`` itself."""
+    return [] if any(a.startswith(f"{option}=") for a in args) else [f"{option}={value}"]
+
+
+def _assert_refused(main, args: list[str], capsys: pytest.CaptureFixture[str], message: str) -> None:
+    """The command exits with status 2 and a message naming the cause, without a traceback."""
     code = run_command(main, *args)
     captured = capsys.readouterr()
-    return code, captured.out + captured.err
+    printed = captured.out + captured.err
+    assert code == 2, printed
+    assert message in printed and "Traceback" not in printed, printed
 
 
 TRANSCRIBE = [
@@ -98,13 +111,10 @@ TRANSCRIBE = [
 @pytest.mark.parametrize(("args", "message"), [c[1:] for c in TRANSCRIBE], ids=[c[0] for c in TRANSCRIBE])
 def test_jointist_transcribe_refuses_bad_input(files, tiny_model_file, tmp_path, capsys, args, message):
     out = tmp_path / "out"
-    fill = {**{k: str(v) for k, v in files.items()}, "root": str(tmp_path), "tiny": str(tiny_model_file)}
-    ckpt = [] if any(a.startswith("ckpt=") for a in args) else [f"ckpt={tiny_model_file}"]
-    instruments = [] if any(a.startswith("instruments=") for a in args) else ["instruments=[piano]"]
-    code, printed = _run(transcribe.main, [f"out={out}", "progress=false", *ckpt, *instruments,
-                                           *[a.format(**fill) for a in args]], capsys)
-    assert code == 2, printed
-    assert message in printed and "Traceback" not in printed, printed
+    fill = {**_fill(files, tmp_path), "tiny": str(tiny_model_file)}
+    _assert_refused(transcribe.main, [f"out={out}", "progress=false", *_unless_given(args, "ckpt", str(tiny_model_file)),
+                                      *_unless_given(args, "instruments", "[piano]"), *[a.format(**fill) for a in args]],
+                    capsys, message)
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -122,12 +132,9 @@ EVALUATE = [
 @pytest.mark.parametrize(("args", "message"), [c[1:] for c in EVALUATE], ids=[c[0] for c in EVALUATE])
 def test_jointist_evaluate_refuses_bad_input(files, tiny_model_file, tmp_path, capsys, args, message):
     out = tmp_path / "eval"
-    fill = {**{k: str(v) for k, v in files.items()}, "root": str(tmp_path)}
-    ckpt = [] if any(a.startswith("ckpt=") for a in args) else [f"ckpt={tiny_model_file}"]
-    code, printed = _run(evaluate.main, [f"out={out}", "progress=false", "split=test", *ckpt,
-                                          *[a.format(**fill) for a in args]], capsys)
-    assert code == 2, printed
-    assert message in printed and "Traceback" not in printed, printed
+    _assert_refused(evaluate.main, [f"out={out}", "progress=false", "split=test",
+                                    *_unless_given(args, "ckpt", str(tiny_model_file)),
+                                    *[a.format(**_fill(files, tmp_path)) for a in args]], capsys, message)
     assert not out.exists() or not any(out.iterdir())
 
 
@@ -143,12 +150,9 @@ TRAIN = [
 @pytest.mark.parametrize(("args", "message"), [c[1:] for c in TRAIN], ids=[c[0] for c in TRAIN])
 def test_jointist_train_refuses_bad_input(files, tmp_path, capsys, args, message):
     out = tmp_path / "run"
-    fill = {**{k: str(v) for k, v in files.items()}, "root": str(tmp_path)}
-    code, printed = _run(train.main, [f"paths.output_dir={out}", "model=transcriber_tiny", "data.num_workers=0",
-                                       "data.segment_s=1.0", "data.batch_size=2", "trainer.max_steps=1",
-                                       *[a.format(**fill) for a in args]], capsys)
-    assert code == 2, printed
-    assert message in printed and "Traceback" not in printed, printed
+    _assert_refused(train.main, [f"paths.output_dir={out}", "model=transcriber_tiny", "data.num_workers=0",
+                                 "data.segment_s=1.0", "data.batch_size=2", "trainer.max_steps=1",
+                                 *[a.format(**_fill(files, tmp_path)) for a in args]], capsys, message)
     assert not out.exists() or not any(p for p in out.rglob("*") if p.is_file() and p.suffix in (".ckpt", ".pt"))
 
 
@@ -163,9 +167,7 @@ SYNTH = [
 @pytest.mark.parametrize(("args", "message"), [c[1:] for c in SYNTH], ids=[c[0] for c in SYNTH])
 def test_jointist_synth_refuses_bad_input(tmp_path, capsys, args, message):
     root = tmp_path / "corpus"
-    code, printed = _run(synth.main, [f"root={root}", "duration_s=2", "num_tracks=2", "progress=false",
-                                       *[a.format() for a in args]], capsys)
-    assert code == 2, printed
-    assert message in printed and "Traceback" not in printed, printed
+    _assert_refused(synth.main, [f"root={root}", "duration_s=2", "num_tracks=2", "progress=false",
+                                 *[a.format() for a in args]], capsys, message)
     assert not root.exists() or not any(root.rglob("*.flac"))
 
