@@ -15,7 +15,7 @@ from jointist.constants import SAMPLE_RATE
 from jointist.data.slakh import Example, collate_examples
 from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES
 from jointist.metrics import evaluate_piece, match_counts
-from jointist.models.serialize import CheckpointError, save_models
+from jointist.models.serialize import CheckpointError, save_model, save_models
 from jointist.notes import NoteArray
 from jointist.pipeline import TokenTranscriber, load_transcriber, transcribe
 from jointist.seq2seq import (
@@ -135,6 +135,22 @@ def test_multichannel_targets_are_the_sounding_groups_and_drawn_silent_ones() ->
 def test_a_wrong_channel_count_is_refused() -> None:
     with pytest.raises(ValueError, match="channels=13"):
         tiny_task(channels=4)
+
+
+def test_a_single_stream_model_warm_starts_a_multichannel_one(tmp_path: Path) -> None:
+    """The GPU recipe trains the multi-channel decoder from a single-stream model: every weight carries
+    over and only the channel embedding starts fresh; any other difference is still refused."""
+    source = tiny_model("Seq2SeqTranscriber", seed=3)
+    path = save_model(source, tmp_path / "single.pt")
+    optimizer = lambda params: torch.optim.Adam(params, lr=3e-3)  # noqa: E731
+    task = Seq2SeqTask({"seq2seq": tiny_model("Seq2SeqTranscriber", channels=len(CHANNEL_GROUPS))},
+                       optimizer=optimizer, pretrained={"seq2seq": str(path)})
+    loaded = task.model_of("seq2seq").state_dict()
+    assert {k for k in loaded if k not in source.state_dict()} == {"channel_embedding.weight"}
+    assert all(torch.equal(loaded[k], v) for k, v in source.state_dict().items())
+    with pytest.raises(CheckpointError, match="pretrained seq2seq"):
+        Seq2SeqTask({"seq2seq": tiny_model("Seq2SeqTranscriber", channels=len(CHANNEL_GROUPS), d_ff=32)},
+                    optimizer=optimizer, pretrained={"seq2seq": str(path)})
 
 
 def test_the_auxiliary_frame_loss_reads_the_pitched_notes_at_the_encoders_frame_rate() -> None:

@@ -2,7 +2,7 @@
 # Train the shipped models side by side on one GPU, in commands shorter than the borrowed machine's
 # 10-minute limit; each call resumes from the runs' last checkpoints.
 #   bash jobs/gpu/train.sh NAME MINUTES [RUN=STEPS ...]
-# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_ft2, transcriber_v, separator,
+# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_ft2, transcriber_ft3, transcriber_v, separator,
 # separator_ft, recognizer, recognizer_ft, recognizer_style, seq2seq, seq2seq_mc, seq2seq_aux, and the rows of issue 10's comparison cmp_T, cmp_TS,
 # cmp_pTS, cmp_pTS_ste, cmp_S, cmp_S_gt, cmp_IR_T_S);
 # with none named, the three shipped roles train. NAME names the runs ($JOINTIST_GPU_HOME/runs/NAME-RUN);
@@ -53,11 +53,24 @@ declare -A args=(
   [separator_ft]="experiment=separator_synth data.batch_size=16 data.train_examples_per_epoch=16000 data.augment.enabled=true task.optimizer.lr=3e-4 task.pretrained={separator:$repo/jointist/weights/jointist.pt} task.condition=transcriber task.transcriber=$repo/jointist/weights/jointist.pt"
 )
 # the seq2seq head (MT3's formulation, issue 12): the CPU-sized default, single-stream and multi-channel
-args[seq2seq]="experiment=seq2seq_synth data.batch_size=64 data.train_examples_per_epoch=64000 data.augment.enabled=true"
+# (decode_cache: FLAC decoding made the loader the bottleneck, 1.07 s per batch of 64 on one core
+# against 0.22 s from the decoded cache)
+args[seq2seq]="experiment=seq2seq_synth data.batch_size=64 data.train_examples_per_epoch=64000 data.augment.enabled=true data.decode_cache=auto"
 args[seq2seq_mc]="${args[seq2seq]} model.channels=13"
 # the single-stream run with the auxiliary frame loss on its encoder (no help after 700 CPU steps: untested at scale)
 args[seq2seq_aux]="${args[seq2seq]} model.frame_head=true task.frame_loss_weight=0.5"
-workers[seq2seq]=4 workers[seq2seq_mc]=4 workers[seq2seq_aux]=4
+workers[seq2seq]=5 workers[seq2seq_mc]=5 workers[seq2seq_aux]=4
+# validation decodes greedily (up to 1024 tokens a stream): fewer batches than the frame-wise runs
+# (the fifth session: 3 batches of 64 windows took 85 s each with three runs sharing the cores, and the
+# runs were killed in their first validation)
+declare -A val_batches=([seq2seq]=1 [seq2seq_mc]=1 [seq2seq_aux]=1 [seq2seq_warm]=1)
+# the CPU-trained single-stream model (3800 steps of batch 8) trained on, alone on the machine: call 2 copies
+# it to $home/s2s_cpu.pt from the carried .gpu_s2s/ (it does not fit with .gpu3)
+args[seq2seq_warm]="${args[seq2seq]} task.pretrained={seq2seq:$home/s2s_cpu.pt}"
+workers[seq2seq_warm]=12
+# the fifth session: the shipped transcriber (transcriber_ft2's end) fine-tuned further, its windows from the decoded cache
+args[transcriber_ft3]="${args[transcriber_ft2]} data.decode_cache=auto task.optimizer.lr=3e-4"
+workers[transcriber_ft3]=5
 # issue 10's comparison (conf/experiment/<row>.yaml): equal step budgets of batch 8 x 5 s, the CPU-sized
 # transcriber in every row that has one, one validation every 250 steps (a checkpoint to resume from);
 # pTS and pTS_ste start from cmp_T's model file (they wait for it), frozen for the first fifth of the budget
@@ -94,7 +107,7 @@ print(int(s['callbacks']['Timer']['time_elapsed']['train']), s['global_step'])" 
   # a hard stop two minutes past the budget keeps the call inside the machine's limit, whatever happens
   timeout $((minutes * 60 + 120)) jointist-train ${args[$role]} trainer="$trainer" data.root="$data" paths.output_dir="$out" \
     data.num_workers="${workers[$role]}" trainer.max_time="$max_time" trainer.max_steps="${steps[$role]}" \
-    trainer.val_check_interval="${JOINTIST_GPU_VAL_EVERY:-250}" trainer.limit_val_batches="${JOINTIST_GPU_VAL_BATCHES:-20}" \
+    trainer.val_check_interval="${JOINTIST_GPU_VAL_EVERY:-250}" trainer.limit_val_batches="${val_batches[$role]:-${JOINTIST_GPU_VAL_BATCHES:-20}}" \
     "task.scheduler={_target_: torch.optim.lr_scheduler.OneCycleLR, _partial_: true, max_lr: \${task.optimizer.lr}, total_steps: \${trainer.max_steps}, pct_start: 0.05}" \
     "${extra[@]}" "${resume[@]}" >> "$out/train.log" 2>&1 &
   pids+=($!)

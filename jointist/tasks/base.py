@@ -29,9 +29,11 @@ from jointist.models.serialize import CheckpointError, load_model
 
 log = logging.getLogger(__name__)
 
-ADDED_HEADS = ("velocity",)
-"""Model switches that only add an output head (``<name>_out``): a pretrained model without the head
-loads into one with it, and the head starts from scratch."""
+ADDED_HEADS = {"velocity": "velocity_out", "channels": "channel_embedding", "frame_head": "frame_head"}
+"""Model switches that only add a module (switch -> its parameters' prefix): a pretrained model
+without it loads into one with it, and that module starts from scratch (a transcriber's velocity
+head; a seq2seq decoder's channel embedding, which turns a single-stream model into a multi-channel
+one; the seq2seq encoder's frame read-out)."""
 
 __all__ = ["JointistTask"]
 
@@ -96,7 +98,7 @@ class JointistTask(pl.LightningModule):
                 f"{type(target).__name__}({target.init_args})"
             )
         missing, unexpected = target.load_state_dict(source.state_dict(), strict=False)
-        fresh = [k for k in missing if k.split(".")[0] not in {f"{a}_out" for a in added}]
+        fresh = [k for k in missing if k.split(".")[0] not in {ADDED_HEADS[a] for a in added}]
         if fresh or unexpected:
             raise CheckpointError(f"pretrained {role} {path}: missing {fresh}, unexpected {unexpected}")
         if missing:
