@@ -71,6 +71,12 @@ workers[seq2seq_warm]=12
 # the fifth session: the shipped transcriber (transcriber_ft2's end) fine-tuned further, its windows from the decoded cache
 args[transcriber_ft3]="${args[transcriber_ft2]} data.decode_cache=auto task.optimizer.lr=3e-4"
 workers[transcriber_ft3]=5
+# transcriber_ft3 matched the shipped model on validation (0.758 / 0.396): fine-tuning no longer moves
+# the [24, 64] layout. Capacity next: a trunk of [32, 96] (2x the parameters) costs 1.16x the CPU time
+# (0.197x against 0.169x real time on one thread; 0.095x on two, inside the 0.1x budget), from scratch
+# over more than one session (carry its last.ckpt back in .gpu_resume/, see below)
+args[transcriber_wide]="$transcriber model.trunk_channels=[32,96] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true data.decode_cache=auto"
+workers[transcriber_wide]=6
 # issue 10's comparison (conf/experiment/<row>.yaml): equal step budgets of batch 8 x 5 s, the CPU-sized
 # transcriber in every row that has one, one validation every 250 steps (a checkpoint to resume from);
 # pTS and pTS_ste start from cmp_T's model file (they wait for it), frozen for the first fifth of the budget
@@ -88,6 +94,11 @@ pids=()
 for role in $runs; do
   out="$home/runs/$mode-$role"; mkdir -p "$out"
   resume=() elapsed=0 extra=()
+  # a run carried on from an earlier session: .gpu_resume/NAME-RUN/last.ckpt, carried in any call
+  carried="$repo/.gpu_resume/$mode-$role/last.ckpt"
+  if [ ! -f "$out/checkpoints/last.ckpt" ] && [ -f "$carried" ]; then
+    mkdir -p "$out/checkpoints"; cp "$carried" "$out/checkpoints/last.ckpt"; echo "$role: resumes the carried $carried"
+  fi
   if [ -f "$out/checkpoints/last.ckpt" ]; then
     resume=(ckpt_path="$out/checkpoints/last.ckpt" trust_checkpoint=true)
     read -r elapsed step < <(python3 -c "import sys, torch; s = torch.load(sys.argv[1], map_location='cpu', weights_only=False)
