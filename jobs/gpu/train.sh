@@ -64,8 +64,9 @@ workers[seq2seq]=5 workers[seq2seq_mc]=5 workers[seq2seq_aux]=4
 # (the fifth session: 3 batches of 64 windows took 85 s each with three runs sharing the cores, and the
 # runs were killed in their first validation)
 declare -A val_batches=([seq2seq]=1 [seq2seq_mc]=1 [seq2seq_aux]=1 [seq2seq_warm]=1)
-# the CPU-trained single-stream model (3800 steps of batch 8) trained on, alone on the machine: call 2 copies
-# it to $home/s2s_cpu.pt from the carried .gpu_s2s/ (it does not fit with .gpu3)
+# a single-stream model trained on, alone on the machine: call 2 copies .gpu_s2s/model.pt (carried; it does
+# not fit with .gpu3) to $home/s2s_cpu.pt (the fifth session: the CPU model of 3800 steps of batch 8; next:
+# that session's GPU model, 1400 more steps of batch 64, kept in .gpu_s2s/ on the CPU machine)
 args[seq2seq_warm]="${args[seq2seq]} task.pretrained={seq2seq:$home/s2s_cpu.pt}"
 workers[seq2seq_warm]=12
 # the fifth session: the shipped transcriber (transcriber_ft2's end) fine-tuned further, its windows from the decoded cache
