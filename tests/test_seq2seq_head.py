@@ -153,6 +153,23 @@ def test_a_single_stream_model_warm_starts_a_multichannel_one(tmp_path: Path) ->
                     optimizer=optimizer, pretrained={"seq2seq": str(path)})
 
 
+def test_validation_decodes_only_the_first_batches_it_is_told_to() -> None:
+    """Greedy decoding dominates a validation's cost: with ``val_decode_batches=1`` later batches are
+    scored by their teacher-forced loss only, and the note F1 comes from the first batch's windows."""
+    model = tiny_model("Seq2SeqTranscriber")
+    task = Seq2SeqTask({"seq2seq": model}, optimizer=lambda params: torch.optim.Adam(params, lr=3e-3),
+                       val_decode_batches=1)
+    task.eval()
+    batch = collate_examples([clip(), clip()])
+    with torch.no_grad():
+        task.validation_step(batch, 0)
+        assert len(task._scores) == 2  # both windows of the first batch decoded and scored
+        task.validation_step(batch, 1)
+        assert len(task._scores) == 2
+    with pytest.raises(ValueError, match="val_decode_batches"):
+        Seq2SeqTask({"seq2seq": model}, optimizer=lambda params: torch.optim.Adam(params), val_decode_batches=0)
+
+
 def test_the_auxiliary_frame_loss_reads_the_pitched_notes_at_the_encoders_frame_rate() -> None:
     """Frame k of the encoder is at k x 128 / 16000 s (125 frames/s): the bass note from 0.2 s to 1.6 s
     covers frames 25..199 of key 40 - 21; drums never enter the roll; without a frame head the loss is refused."""

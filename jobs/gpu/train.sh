@@ -55,15 +55,15 @@ declare -A args=(
 # the seq2seq head (MT3's formulation, issue 12): the CPU-sized default, single-stream and multi-channel
 # (decode_cache: FLAC decoding made the loader the bottleneck, 1.07 s per batch of 64 on one core
 # against 0.22 s from the decoded cache)
-args[seq2seq]="experiment=seq2seq_synth data.batch_size=64 data.train_examples_per_epoch=64000 data.augment.enabled=true data.decode_cache=auto"
+args[seq2seq]="experiment=seq2seq_synth data.batch_size=64 data.train_examples_per_epoch=64000 data.augment.enabled=true data.decode_cache=auto task.val_decode_batches=1"
 args[seq2seq_mc]="${args[seq2seq]} model.channels=13"
 # the single-stream run with the auxiliary frame loss on its encoder (no help after 700 CPU steps: untested at scale)
 args[seq2seq_aux]="${args[seq2seq]} model.frame_head=true task.frame_loss_weight=0.5"
 workers[seq2seq]=5 workers[seq2seq_mc]=5 workers[seq2seq_aux]=4
 # validation decodes greedily (up to 1024 tokens a stream): fewer batches than the frame-wise runs
 # (the fifth session: 3 batches of 64 windows took 85 s each with three runs sharing the cores, and the
-# runs were killed in their first validation)
-declare -A val_batches=([seq2seq]=1 [seq2seq_mc]=1 [seq2seq_aux]=1 [seq2seq_warm]=1)
+# runs were killed in their first validation): the loss on 8 batches, greedy decoding on the first only
+declare -A val_batches=([seq2seq]=8 [seq2seq_mc]=8 [seq2seq_aux]=8 [seq2seq_warm]=8)
 # a single-stream model trained on, alone on the machine: call 2 copies .gpu_s2s/model.pt (carried; it does
 # not fit with .gpu3) to $home/s2s_cpu.pt (the fifth session: the CPU model of 3800 steps of batch 8; next:
 # that session's GPU model, 1400 more steps of batch 64, kept in .gpu_s2s/ on the CPU machine)

@@ -68,6 +68,9 @@ class Seq2SeqTask(JointistTask):
         frame_loss_weight: > 0: add this times an auxiliary loss, the binary cross-entropy of the
             model's frame head (``frame_head=True``) against the window's pitched notes as a key roll
             at the encoder's frame rate (logged as ``train/frame_loss``).
+        val_decode_batches: greedy decoding (the note F1 family) on the first this many validation
+            batches only, the teacher-forced loss and token accuracy on all of them (None: decode every
+            batch). Decoding costs up to ``max_target_tokens`` decoder passes per batch.
         seed: seed of the channel draws.
     """
 
@@ -85,6 +88,7 @@ class Seq2SeqTask(JointistTask):
         empty_channels: int = 1,
         label_smoothing: float = 0.0,
         frame_loss_weight: float = 0.0,
+        val_decode_batches: int | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(models, optimizer=optimizer, scheduler=scheduler, param_groups=param_groups, freeze=freeze,
@@ -110,6 +114,9 @@ class Seq2SeqTask(JointistTask):
         if frame_loss_weight > 0 and getattr(model, "frame_head", None) is None:
             raise ValueError("frame_loss_weight > 0 needs a model with a frame head (model.frame_head=true)")
         self.frame_loss_weight = frame_loss_weight
+        if val_decode_batches is not None and val_decode_batches < 1:
+            raise ValueError(f"val_decode_batches must be >= 1 (or None: every batch), got {val_decode_batches}")
+        self.val_decode_batches = val_decode_batches
         self.seed = seed
         self._scores: list[PieceScores] = []
         self.save_hyperparameters(ignore=["models", "optimizer", "scheduler"])
@@ -208,6 +215,8 @@ class Seq2SeqTask(JointistTask):
         loss, accuracy = self.loss_and_accuracy(self.logits(batch.mix, tokens, memory), tokens.targets)
         self.log("val/loss", loss, prog_bar=True, batch_size=len(batch))
         self.log("val/token_accuracy", accuracy, batch_size=len(batch))
+        if self.val_decode_batches is not None and batch_idx >= self.val_decode_batches:
+            return
         segment_s = batch.mix.shape[-1] / SAMPLE_RATE
         ids = self.model.generate(batch.mix, max_tokens=self.max_target_tokens, channel=tokens.channel,
                                   memory=memory[tokens.window]).cpu().numpy()
