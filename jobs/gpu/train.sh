@@ -73,10 +73,9 @@ workers[seq2seq_warm]=12
 args[transcriber_ft3]="${args[transcriber_ft2]} data.decode_cache=auto task.optimizer.lr=3e-4"
 workers[transcriber_ft3]=5
 # transcriber_ft3 matched the shipped model on validation (0.758 / 0.396): fine-tuning no longer moves
-# the [24, 64] layout. Capacity next, within the 0.1x CPU budget (shipped: 0.082x): the trunk's forward
-# pass on 60 s with 6 instruments, 2 threads, best of 7 interleaved rounds, relative to the shipped layout:
-# dilations up to 32 1.01x, a [24, 80] trunk 1.06-1.27x (three runs), [24, 80] with dilations up to 32
-# 1.31-1.45x, [32, 96] 1.84-1.97x. So [24, 80] (208 k parameters), from scratch over more than one session
+# the [24, 64] layout. Capacity next, within the 0.1x CPU budget (shipped: 0.082x); `python jobs/time_layouts.py`
+# relative to the shipped layout: dilations up to 32 1.01x, a [24, 80] trunk 1.15x, [24, 80] with dilations
+# up to 32 1.34x, [32, 96] 1.87x. So [24, 80] (208 k parameters), from scratch over more than one session
 # (carry its last.ckpt back in .gpu_resume/, see below); check its speed before shipping it
 args[transcriber_wide]="$transcriber model.trunk_channels=[24,80] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true data.decode_cache=auto"
 workers[transcriber_wide]=6
