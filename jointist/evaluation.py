@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from jointist.atomic import atomic_write_text
 from jointist.audio.io import load_audio
 from jointist.constants import SAMPLE_RATE
 from jointist.data.slakh import TrackInfo, load_index
-from jointist.instruments import INSTRUMENTS, NUM_CLASSES, parse_instruments
+from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES, parse_instruments
 from jointist.metrics import (
     PieceScores,
     RecognitionReport,
@@ -34,13 +35,14 @@ from jointist.metrics import (
 from jointist.notes import NoteArray
 from jointist.pipeline import Pipeline, Recognizer, Transcriber
 from jointist.plots import plot_f1_bars
-from jointist.postprocess import decode_tracks
+from jointist.postprocess import DecodeConfig, decode_tracks
 from jointist.recognition_calibration import SongDecision
 from jointist.results import Posteriorgram
 
 __all__ = [
-    "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split", "evaluate_tracks",
-    "recognition_reports", "recognize_split", "reference_stems", "tune_decode", "write_recognition_report", "write_report",
+    "ClassThresholdChoice", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split",
+    "evaluate_tracks", "recognition_reports", "recognize_split", "reference_stems", "tune_class_thresholds",
+    "tune_decode", "write_recognition_report", "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -370,11 +372,18 @@ def tune_decode(
     frame_grid: tuple[float, ...] = FRAME_GRID,
     shared_onset_grid: tuple[float, ...] = SHARED_ONSET_GRID,
     objective: str = "balanced",
+    per_class: bool = False,
+    shared: bool = True,
+    min_pieces: int = 5,
     progress: bool = True,
-) -> tuple[dict[str, float], dict[tuple[float, float, float], float]]:
+    choices: dict[str, ClassThresholdChoice] | None = None,
+) -> tuple[dict[str, Any], dict[tuple[float, float, float], float]]:
     """Onset and frame thresholds and the shared-onset ratio (see
     :func:`~jointist.postprocess.suppress_shared_onsets`) that maximise :func:`tune_score` (true
-    instruments) on a split.
+    instruments) on a split; with ``per_class``, then each instrument's own thresholds and ratio
+    (:func:`tune_class_thresholds`, for instruments in at least ``min_pieces`` songs; ``choices`` is
+    filled with what it chose per instrument). ``shared=False`` keeps the model's shared settings
+    and tunes only per instrument (the grids then apply to the instruments alone).
 
     Posteriorgrams are computed once per track; only the note decoding is repeated per grid point.
     Use the validation split: thresholds chosen on the test split would flatter the test numbers.
@@ -395,12 +404,14 @@ def tune_decode(
         classes = sorted(ref)
         onset, frame = transcriber.posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
         cached.append((track.track_id, ref, classes, onset, frame))
+    base = dataclasses.replace(transcriber.decode, class_thresholds=None)
     scores: dict[tuple[float, float, float], float] = {}
-    for on_t in onset_grid:
-        for fr_t in frame_grid:
-            for ratio in shared_onset_grid:
-                config = dataclasses.replace(transcriber.decode, onset_threshold=on_t, frame_threshold=fr_t,
-                                             shared_onset_ratio=ratio)
+    grids = (onset_grid, frame_grid, shared_onset_grid) if shared else (
+        (base.onset_threshold,), (base.frame_threshold,), (base.shared_onset_ratio,))
+    for on_t in grids[0]:
+        for fr_t in grids[1]:
+            for ratio in grids[2]:
+                config = dataclasses.replace(base, onset_threshold=on_t, frame_threshold=fr_t, shared_onset_ratio=ratio)
                 pieces = [
                     evaluate_piece(tid, ref, decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE),
                                    velocity=False)
@@ -408,6 +419,176 @@ def tune_decode(
                 ]
                 scores[(on_t, fr_t, ratio)] = tune_score(summarise(pieces), objective)
     best = max(scores, key=lambda k: scores[k])
-    decode = dict(dataclasses.asdict(transcriber.decode), onset_threshold=best[0], frame_threshold=best[1],
-                  shared_onset_ratio=best[2])
-    return decode, scores
+    config = dataclasses.replace(base, onset_threshold=best[0], frame_threshold=best[1], shared_onset_ratio=best[2])
+    if per_class:
+        # two tables: thresholds only (the shared ratio), and thresholds with each instrument's own ratio. The
+        # per-instrument objective cannot see that notes written into two tracks cost flat precision, so the
+        # split's whole objective decides among them and no table at all
+        candidates = {"shared settings": config}
+        for label, ratios in (("per-instrument thresholds", None), ("per-instrument thresholds and ratios", shared_onset_grid)):
+            found: dict[str, ClassThresholdChoice] = {}
+            table = tune_class_thresholds(cached, config, onset_grid=onset_grid, frame_grid=frame_grid,
+                                          shared_onset_grid=ratios, objective=objective, min_pieces=min_pieces,
+                                          progress=progress, choices=found)
+            if table:
+                candidates[label] = dataclasses.replace(config, class_thresholds=table)
+            if choices is not None and ratios is not None:
+                choices.update(found)
+        whole = {label: tune_score(summarise([
+            evaluate_piece(tid, ref, decode_tracks(onset, frame, classes, config=candidate, scale=Posteriorgram.SCALE),
+                           velocity=False) for tid, ref, classes, onset, frame in cached]), objective)
+            for label, candidate in candidates.items()}
+        chosen = max(whole, key=lambda label: whole[label])
+        for label, value in whole.items():
+            log.info("%s: %s note F1 %.4f%s", label, objective, value, " (chosen)" if label == chosen else "")
+        config = candidates[chosen]
+    return dataclasses.asdict(config), scores
+
+
+@dataclass(frozen=True)
+class ClassThresholdChoice:
+    """What :func:`tune_class_thresholds` chose for one instrument, and why."""
+
+    onset: float
+    frame: float
+    ratio: float  # shared-onset ratio
+    score: float  # the objective with this instrument at the chosen settings (the others at the shared ones)
+    shared_score: float  # ... with every instrument at the shared settings
+    pieces: int
+
+
+def tune_class_thresholds(
+    cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]],
+    config: DecodeConfig,
+    *,
+    onset_grid: tuple[float, ...] = ONSET_GRID,
+    frame_grid: tuple[float, ...] = FRAME_GRID,
+    shared_onset_grid: tuple[float, ...] | None = None,
+    objective: str = "balanced",
+    min_pieces: int = 5,
+    progress: bool = True,
+    choices: dict[str, ClassThresholdChoice] | None = None,
+) -> dict[str, tuple[float, float, float]]:
+    """Each instrument's own onset and frame thresholds and shared-onset ratio, on top of ``config``'s
+    shared settings.
+
+    ``cached`` holds, per song, ``(id, reference notes by class, classes, onset codes, frame codes)``
+    with the (T, K, 88) uint8 posteriorgrams of :meth:`~jointist.pipeline.Transcriber.posteriorgrams`.
+    An instrument's notes depend only on its own settings (suppression compares its onset
+    probabilities with everyone's, whatever their thresholds), so each instrument's settings are
+    scored with every other instrument at the shared settings: by the split's whole
+    :func:`tune_score` (``balanced``: flat F1 sees the notes it writes into another instrument's
+    place, instrument-wise F1 its own notes, multi-instrument F1 its share of the pooled counts), or
+    by its own mean onset F1 (``piecewise``). Drums have onsets only and never compete, so only their
+    onset threshold is tuned. Instruments in fewer than ``min_pieces`` songs, and those whose best is
+    no better than the shared settings, keep the shared settings and are left out.
+
+    Args:
+        shared_onset_grid: ratios to try (None: only ``config.shared_onset_ratio``).
+        choices: filled with every tuned instrument's :class:`ClassThresholdChoice` (a record to log).
+
+    Returns:
+        instrument name -> (onset, frame, ratio), for :attr:`DecodeConfig.class_thresholds`.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from jointist.metrics import Counts, match_counts, merge_pitched
+    from jointist.postprocess import decode_notes, suppress_shared_onsets
+
+    if objective not in TUNE_OBJECTIVES:
+        raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
+    config = dataclasses.replace(config, class_thresholds=None)
+    shared = (config.onset_threshold, config.frame_threshold, config.shared_onset_ratio)
+    ratios = sorted({shared[2], *(shared_onset_grid or ())})
+
+    # every song at the shared settings: each instrument's notes, and the scores the objective sums
+    songs = []
+    for _, ref, classes, onset, frame in cached:
+        scale = Posteriorgram.SCALE if np.asarray(onset).dtype == np.uint8 else 1.0
+        est = decode_tracks(onset, frame, list(classes), config=config, scale=scale)
+        songs.append((ref, est, match_counts(merge_pitched(ref), merge_pitched(est), with_offset=False)))
+    flat_songs = [flat for _, _, flat in songs if not flat.empty]
+    flat_sum = sum(flat.f1 for flat in flat_songs)
+    onset_f1: dict[int, list[float]] = {}  # class -> its per-song onset F1 at the shared settings
+    pooled = Counts()
+    for ref, est, _ in songs:
+        for c in set(ref) | set(est):
+            r, e = ref.get(c, NoteArray.empty()), est.get(c, NoteArray.empty())
+            counts = match_counts(r, e, with_offset=False)
+            if len(r):
+                onset_f1.setdefault(c, []).append(counts.f1)
+            pooled = pooled + (counts if c == DRUMS.index else match_counts(r, e, with_offset=True))
+    class_means = {c: float(np.mean(v)) for c, v in onset_f1.items()}
+    instrument_sum = sum(class_means.values())
+
+    counts_per_class: dict[int, int] = {}
+    for _, _, classes, _, _ in cached:
+        for c in classes:
+            counts_per_class[int(c)] = counts_per_class.get(int(c), 0) + 1
+    tuned = [c for c, n in sorted(counts_per_class.items()) if n >= min_pieces]
+    score: dict[int, dict[tuple[float, float, float], float]] = {c: {} for c in tuned}
+    steps = tqdm(total=len(tuned) * len(ratios), desc="per-instrument thresholds", unit="instrument",
+                 disable=not progress)
+    for ratio in ratios:
+        # per instrument and song: (song index, onset codes with the suppressed cells zeroed, frame codes)
+        per_class: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {c: [] for c in tuned}
+        for i, (_, _, classes, onset, frame) in enumerate(cached):
+            onset, frame = np.asarray(onset), np.asarray(frame)
+            scale = Posteriorgram.SCALE if onset.dtype == np.uint8 else 1.0
+            pitched = np.array([c != DRUMS.index for c in classes])
+            kept = suppress_shared_onsets(onset.astype(np.float32) / scale, ratio, pitched=pitched) > 0
+            onset = np.where(kept, onset, np.zeros((), onset.dtype))
+            for k, c in enumerate(classes):
+                if int(c) in per_class:
+                    per_class[int(c)].append((i, onset[:, k], frame[:, k]))
+        for c in tuned:
+            steps.update()
+            drum = c == DRUMS.index
+            if drum and ratio != shared[2]:
+                continue
+            items = per_class[c]
+            scale = Posteriorgram.SCALE if items[0][1].dtype == np.uint8 else 1.0
+            # the shared settings' contribution of this instrument, replaced by each candidate's
+            base_pooled = Counts()
+            for i, _, _ in items:
+                ref, est, _ = songs[i]
+                r, e = ref.get(c, NoteArray.empty()), est.get(c, NoteArray.empty())
+                base_pooled = base_pooled + (match_counts(r, e, with_offset=not drum))
+            others = {i: merge_pitched({k: n for k, n in songs[i][1].items() if k != c}) for i, _, _ in items}
+            grid = {shared[:2], *((on, shared[1] if drum else fr) for on in onset_grid for fr in frame_grid)}
+            for on_t, fr_t in sorted(grid):
+                setting = dataclasses.replace(config, onset_threshold=on_t, frame_threshold=fr_t)
+                own_f1, own_pooled, flat_change = [], Counts(), 0.0
+                for i, onset, frame in items:
+                    ref, _, flat = songs[i]
+                    r = ref.get(c, NoteArray.empty())
+                    mine = decode_notes(onset.astype(np.float32) / scale, frame.astype(np.float32) / scale,
+                                        is_drum=drum, config=setting)
+                    counts = match_counts(r, mine, with_offset=False)
+                    if len(r):
+                        own_f1.append(counts.f1)
+                    own_pooled = own_pooled + (counts if drum else match_counts(r, mine, with_offset=True))
+                    if not drum and objective == "balanced" and not flat.empty:
+                        new = match_counts(merge_pitched(ref), NoteArray.concatenate([others[i], mine]), with_offset=False)
+                        flat_change += new.f1 - flat.f1
+                mean_own = float(np.mean(own_f1)) if own_f1 else 0.0
+                if objective == "piecewise":
+                    score[c][(on_t, fr_t, ratio)] = mean_own
+                    continue
+                total = Counts(pooled.tp - base_pooled.tp + own_pooled.tp, pooled.n_ref - base_pooled.n_ref + own_pooled.n_ref,
+                               pooled.n_est - base_pooled.n_est + own_pooled.n_est)
+                flat_mean = (flat_sum + flat_change) / max(len(flat_songs), 1)
+                instrument = (instrument_sum - class_means.get(c, 0.0) + mean_own) / max(len(class_means), 1)
+                score[c][(on_t, fr_t, ratio)] = (flat_mean + instrument + total.f1) / 3.0
+    steps.close()
+    table: dict[str, tuple[float, float, float]] = {}
+    for c in tuned:
+        best = max(sorted(score[c]), key=lambda k: (score[c][k], k == shared))  # ties keep the shared settings
+        name = INSTRUMENTS[c].name
+        if choices is not None:
+            choices[name] = ClassThresholdChoice(*best, score[c][best], score[c][shared], counts_per_class[c])
+        if best != shared:
+            table[name] = best
+    return table

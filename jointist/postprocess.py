@@ -17,13 +17,14 @@ Drums keep onsets only; each hit gets a fixed ``drum_note_s`` duration.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
-from jointist.instruments import DRUMS
+from jointist.instruments import DRUMS, UnknownInstrumentError, by_index, by_name
 from jointist.notes import NoteArray
 
 __all__ = ["DecodeConfig", "DecodeConfigError", "NoteTracker", "TrackDecoder", "decode_notes", "decode_tracks",
@@ -48,6 +49,14 @@ class DecodeConfig:
     """Across pitched instruments decoded together, an onset whose probability is below this share of
     the strongest instrument's onset at the same key (within one frame) is dropped: 1 lets only the
     most likely instrument keep a note, 0 (default) decodes every instrument independently."""
+    class_thresholds: Mapping[str, Sequence[float]] | Sequence[Sequence[object]] | None = None
+    """Per-instrument ``[onset_threshold, frame_threshold]`` or ``[onset_threshold, frame_threshold,
+    shared_onset_ratio]`` replacing the settings above for the instruments named, e.g.
+    ``{Timpani: [0.1, 0.1], Strings: [0.2, 0.2, 0.0]}``: a conditioned transcriber is not equally
+    confident about every timbre, and an ensemble class that doubles a solo one loses fewer notes
+    without suppression (``jointist-evaluate tune_decode=true tune_per_class=true`` fits them on
+    validation songs). Stored as sorted ``(name, onset, frame, ratio or None)``; None keeps the shared
+    ratio. A mapping or such tuples are accepted; an empty mapping clears the table."""
 
     def __post_init__(self) -> None:
         """Refuse values that would silently give no notes (or nonsense) with a message naming the field.
@@ -69,6 +78,7 @@ class DecodeConfig:
             raise DecodeConfigError(f"decode.onset_frames must be >= 1 frame, got {self.onset_frames}")
         if not 1 <= self._integer("velocity") <= 127:
             raise DecodeConfigError(f"decode.velocity must be a MIDI velocity in 1..127, got {self.velocity}")
+        object.__setattr__(self, "class_thresholds", self._class_table(self.class_thresholds))
 
     def _number(self, name: str) -> float:
         value = getattr(self, name)
@@ -81,6 +91,51 @@ class DecodeConfig:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
             raise DecodeConfigError(f"decode.{name} must be an integer, got {value!r}")
         return int(value)
+
+    @staticmethod
+    def _class_table(value: object) -> tuple[tuple[str, float, float, float | None], ...] | None:
+        """``class_thresholds`` as sorted ``(canonical name, onset, frame, ratio or None)``, or a clear error."""
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            items = [(name, setting) for name, setting in value.items()]
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and len(v) in (3, 4) for v in value):
+            items = [(v[0], [x for x in v[1:] if x is not None]) for v in value]
+        else:
+            raise DecodeConfigError("decode.class_thresholds must map instrument names to [onset, frame] thresholds "
+                                    f"(and optionally a shared-onset ratio), e.g. {{Piano: [0.3, 0.2]}}, got {value!r}")
+        table: dict[str, tuple[float, float, float | None]] = {}
+        for name, setting in items:
+            try:
+                inst = by_name(name)  # type: ignore[arg-type]
+            except UnknownInstrumentError as err:
+                raise DecodeConfigError(f"decode.class_thresholds: {err}") from err
+            if not isinstance(setting, (list, tuple)) or len(setting) not in (2, 3):
+                raise DecodeConfigError(f"decode.class_thresholds.{inst.name} must be [onset, frame] or "
+                                        f"[onset, frame, shared_onset_ratio], got {setting!r}")
+            values = []
+            for what, x in zip(("onset threshold", "frame threshold", "shared-onset ratio"), setting):
+                if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)) \
+                        or not 0.0 <= float(x) <= 1.0:
+                    raise DecodeConfigError(f"decode.class_thresholds.{inst.name}: the {what} must be in [0, 1], "
+                                            f"got {x!r}")
+                values.append(float(x))
+            if inst.name in table:
+                raise DecodeConfigError(f"decode.class_thresholds names {inst.name} twice")
+            table[inst.name] = (values[0], values[1], values[2] if len(values) == 3 else None)
+        return tuple((name, *table[name]) for name in sorted(table)) or None
+
+    def for_class(self, index: int) -> DecodeConfig:
+        """The settings that decode instrument class ``index``: its own thresholds (and ratio) where
+        ``class_thresholds`` names it, these otherwise."""
+        name = by_index(index).name
+        table = cast("tuple[tuple[str, float, float, float | None], ...]", self.class_thresholds or ())  # normalised
+        for entry_name, onset_threshold, frame_threshold, ratio in table:
+            if entry_name == name:
+                return replace(self, onset_threshold=onset_threshold, frame_threshold=frame_threshold,
+                               shared_onset_ratio=self.shared_onset_ratio if ratio is None else ratio,
+                               class_thresholds=None)
+        return self
 
 
 def _onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
@@ -277,9 +332,10 @@ class TrackDecoder:
 
     Blocks are onset and frame probabilities (n, K, 88) of the classes ``classes`` (K,), as compact
     codes with ``scale`` (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`, 255:
-    probabilities are ``codes / scale``) or as probabilities (``scale`` 1). With
-    ``config.shared_onset_ratio`` > 0, :func:`suppress_shared_onsets` is applied first (it needs the
-    next frame, so frames are passed on one frame late). Each instrument's :class:`NoteTracker`
+    probabilities are ``codes / scale``) or as probabilities (``scale`` 1). Where an instrument's
+    ``shared_onset_ratio`` (its own, see :meth:`DecodeConfig.for_class`) is > 0, its onsets are
+    suppressed as :func:`suppress_shared_onsets` does with that ratio (it needs the next frame, so
+    frames are passed on one frame late). Each instrument's :class:`NoteTracker`
     holds one block, in float32, one instrument at a time: the pipeline decodes a song of any length
     while its windows are stitched, in memory that does not grow with the song.
     """
@@ -290,8 +346,10 @@ class TrackDecoder:
         self.config = config
         self.scale = scale
         self.drums = np.array([c == DRUMS.index for c in self.classes], bool)
-        self.trackers = [NoteTracker(is_drum=bool(d), config=config, fps=fps) for d in self.drums]
-        self.suppress = config.shared_onset_ratio > 0 and int((~self.drums).sum()) >= 2
+        own = [config.for_class(c) for c in self.classes]
+        self.trackers = [NoteTracker(is_drum=bool(d), config=o, fps=fps) for o, d in zip(own, self.drums)]
+        self.ratios = np.array([o.shared_onset_ratio for o in own])  # each instrument's own share
+        self.suppress = bool((self.ratios[~self.drums] > 0).any()) and int((~self.drums).sum()) >= 2
         self._pending: list[np.ndarray | None] = []  # (onset, frame, velocity) codes not yet passed on (suppression)
         self._start = 0  # song frame of the pending frames' first
         self._settled = 0
@@ -344,10 +402,10 @@ class TrackDecoder:
         self._start += keep
 
     def _pass_on(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None, *, near: np.ndarray | None) -> None:
-        ratio = self.config.shared_onset_ratio
         for j, tracker in enumerate(self.trackers):
             on = self._probabilities(onset[:, j])
-            if near is not None and not self.drums[j]:
+            ratio = float(self.ratios[j])
+            if near is not None and not self.drums[j] and ratio > 0:
                 on = np.where(on < ratio * near, np.float32(0.0), on)
             tracker.push(on, self._probabilities(frame[:, j]),
                          None if velocity is None else self._probabilities(velocity[:, j]))

@@ -176,6 +176,12 @@ def test_the_command_refuses_a_float_instrument_with_exit_status_2(tiny_model_fi
         ("velocity", 128, "velocity must be a MIDI velocity in 1..127"),
         ("onset_threshold", "0.5", "onset_threshold must be a number"),
         ("onset_threshold", True, "onset_threshold must be a number"),
+        ("class_thresholds", {"kazoo": [0.3, 0.2]}, "class_thresholds: unknown instrument 'kazoo'; valid names .*piano"),
+        ("class_thresholds", {"piano": [0.3]}, r"class_thresholds.Piano must be \[onset, frame\]"),
+        ("class_thresholds", {"bass": [0.3, 1.5]}, r"class_thresholds.Bass: the frame threshold must be in \[0, 1\], got 1.5"),
+        ("class_thresholds", {"bass": [0.3, 0.2, 2]}, r"class_thresholds.Bass: the shared-onset ratio must be in \[0, 1\]"),
+        ("class_thresholds", {"piano": [0.3, 0.2], "Piano": [0.4, 0.2]}, "class_thresholds names Piano twice"),
+        ("class_thresholds", "piano", "class_thresholds must map instrument names to"),
     ],
 )
 def test_decode_settings_out_of_range_are_refused(field, value, message):

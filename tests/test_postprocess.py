@@ -54,8 +54,8 @@ def test_shared_onsets_go_to_the_most_likely_pitched_instrument():
 
     onset = np.zeros((20, 3, 88), np.float32)
     frame = np.zeros((20, 3, 88), np.float32)
-    onset[5, 0, 39], onset[6, 1, 39] = 0.9, 0.6  # one note heard by piano (strong) and e-piano a frame later
-    onset[12, 1, 50] = 0.8  # a note only the e-piano hears
+    onset[5, 0, 39], onset[6, 1, 39] = 0.9, 0.6  # one note heard by piano (strong) and class 4 a frame later
+    onset[12, 1, 50] = 0.8  # a note only class 4 hears
     onset[5, 2, 39] = 0.7  # drums at the same key do not compete
     frame[5:10, :2, 39] = 0.9
     frame[12:15, 1, 50] = 0.9
@@ -70,8 +70,35 @@ def test_shared_onsets_go_to_the_most_likely_pitched_instrument():
     assert notes[0].pitch.tolist() == [60] and notes[4].pitch.tolist() == [71] and len(notes[38]) == 1
     independent = decode_tracks(onset, frame, [0, 4, 38], config=DecodeConfig(onset_threshold=0.5, frame_threshold=0.5))
     assert sorted(independent[4].pitch.tolist()) == [60, 71]
+    # class 4's own ratio 0: it keeps the unison note while the piano still competes
+    own = DecodeConfig(onset_threshold=0.5, frame_threshold=0.5, shared_onset_ratio=1.0,
+                       class_thresholds={"chromatic percussion": [0.5, 0.5, 0.0]})
+    assert sorted(decode_tracks(onset, frame, [0, 4, 38], config=own)[4].pitch.tolist()) == [60, 71]
+    only_class_4_competes = DecodeConfig(onset_threshold=0.5, frame_threshold=0.5,
+                                         class_thresholds={"Chromatic Percussion": [0.5, 0.5, 1.0]})
+    assert decode_tracks(onset, frame, [0, 4, 38], config=only_class_4_competes)[4].pitch.tolist() == [71]
     with pytest.raises(ValueError, match="time, 2, 88"):
         decode_tracks(onset, frame, [0, 4])
+
+
+def test_an_instrument_decodes_with_its_own_thresholds_where_the_table_names_it():
+    onset = np.zeros((40, 3, 88), np.float32)
+    frame = np.zeros((40, 3, 88), np.float32)
+    for k, key in enumerate((39, 20, 50)):  # piano C4, bass, timpani: each one onset of 0.35 and 10 frames at 0.45
+        onset[5, k, key] = 0.35
+        frame[5:15, k, key] = 0.45
+    shared = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4)
+    table = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4, class_thresholds={"bass": [0.5, 0.4], "timpani": (0.3, 0.5)})
+    assert table.class_thresholds == (("Bass", 0.5, 0.4, None), ("Timpani", 0.3, 0.5, None))  # canonical names, sorted
+    assert table.for_class(0) is table and table.for_class(10).onset_threshold == 0.5  # piano keeps the shared ones
+    both = decode_tracks(onset, frame, [0, 10, 17], config=shared)
+    assert [len(both[c]) for c in (0, 10, 17)] == [1, 1, 1]
+    assert both[17].offset_s.tolist() == pytest.approx([0.15])
+    own = decode_tracks(onset, frame, [0, 10, 17], config=table)
+    assert len(own[0]) == 1 and len(own[10]) == 0  # bass: 0.35 < its onset threshold 0.5
+    # timpani: frames of 0.45 < 0.5 end the note after the onset frame and the one after it (min_note_s: 3 frames)
+    assert len(own[17]) == 0
+    assert len(decode_tracks(onset, frame, [0, 10, 17], config=DecodeConfig(**{**table.__dict__, "class_thresholds": {}}))[10]) == 1
 
 
 def test_notes_take_their_velocity_from_the_velocity_roll_at_their_onset():
@@ -160,8 +187,10 @@ def test_decoding_in_blocks_gives_the_notes_of_the_whole_song(blocks):
     frame = (rng.random(shape) ** 0.3 * 255).astype(np.uint8)  # mostly sounding: long notes cross boundaries
     velocity = (rng.random(shape) * 255).astype(np.uint8)
     classes = [0, 38, 25]
-    for ratio in (0.0, 0.7):
-        config = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4, onset_frames=2, shared_onset_ratio=ratio)
+    own = {"Oboe": [0.2, 0.3, 0.0], "Drums": [0.5, 0.4]}  # per-instrument settings: oboe does not compete
+    for ratio, table in ((0.0, None), (0.7, None), (0.7, own)):
+        config = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4, onset_frames=2, shared_onset_ratio=ratio,
+                              class_thresholds=table)
         whole = decode_tracks(onset, frame, classes, config=config, velocity=velocity, scale=255, block_frames=10_000)
         decoder = TrackDecoder(classes, config=config, scale=255)
         first = 0
@@ -184,3 +213,73 @@ def test_decoding_in_blocks_gives_the_notes_of_the_whole_song(blocks):
     tracker.push(onset[:10, 0] / 255.0, frame[:10, 0] / 255.0)
     with pytest.raises(ValueError, match="velocity must be given with every block"):
         tracker.push(onset[10:20, 0] / 255.0, frame[10:20, 0] / 255.0, velocity[10:20, 0] / 255.0)
+
+
+def test_per_instrument_thresholds_are_fitted_where_an_instrument_is_miscalibrated():
+    """Piano's onsets peak at only 0.45, with ghost peaks of 0.25 and a frame tail of 0.35 after each
+    note; bass is confident. Tuning finds piano's own thresholds and leaves bass on the shared ones."""
+    from jointist.evaluation import ClassThresholdChoice, tune_class_thresholds
+    from tests.conftest import note_array
+
+    def song(i: int, with_sax: bool) -> tuple:
+        classes = [0, 10, 24] if with_sax else [0, 10]  # piano, bass, saxophone
+        onset = np.zeros((300, len(classes), 88), np.float32)
+        frame = np.zeros_like(onset)
+        ref = {}
+        starts = [20 + 7 * i, 140]  # frames; notes of 50 frames (0.5 s), a ghost onset at frame 100
+        for k, (key, peak) in enumerate(((39, 0.45), (20, 0.9))):
+            for start in starts:
+                onset[start, k, key] = peak
+                frame[start:start + 50, k, key] = 0.6
+                if k == 0:
+                    frame[start + 50:start + 70, k, key] = 0.35  # piano's tail: offsets too late below 0.4
+            ref[classes[k]] = note_array([(s / 100, (s + 50) / 100, key + 21) for s in starts])
+        onset[100, 0, 45] = 0.25  # a ghost note of piano
+        frame[100:110, 0, 45] = 0.6
+        if with_sax:
+            ref[24] = note_array([(0.5, 1.0, 72)])
+        codes = lambda x: np.rint(x * 255).astype(np.uint8)  # noqa: E731  the pipeline's uint8 codes
+        return f"song{i}", ref, classes, codes(onset), codes(frame)
+
+    cached = [song(i, with_sax=i < 2) for i in range(6)]
+    choices: dict[str, ClassThresholdChoice] = {}
+    config = DecodeConfig(onset_threshold=0.2, frame_threshold=0.2, shared_onset_ratio=0.8)
+    table = tune_class_thresholds(cached, config, min_pieces=5, progress=False, choices=choices)
+    # the first (lowest) of the best onset thresholds above the ghost and below the peak, and a frame
+    # threshold above the tail
+    assert table == {"Piano": (0.3, 0.4, 0.8)}
+    # the split's balanced objective, piano's settings changed alone: only the saxophone's two songs
+    # (no notes heard) keep it below 1
+    assert choices["Piano"].shared_score < 0.75 < choices["Piano"].score
+    assert choices["Bass"] == ClassThresholdChoice(0.2, 0.2, 0.8, choices["Piano"].shared_score,
+                                                   choices["Piano"].shared_score, 6)
+    assert "Saxophone" not in choices and len(choices) == 2  # in 2 songs only: keeps the shared thresholds
+    tuned = DecodeConfig(**{**config.__dict__, "class_thresholds": table})
+    notes = decode_tracks(*cached[3][3:], cached[3][2], config=tuned, scale=255.0)
+    assert notes[0].pitch.tolist() == [60, 60] and notes[0].offset_s.tolist() == pytest.approx([0.91, 1.9])
+
+
+def test_an_ensemble_that_doubles_a_solo_line_is_tuned_out_of_onset_suppression():
+    """Strings double the violin a little less confidently; with the shared ratio 0.8 they lose
+    every note to it, so tuning gives them a ratio that lets them keep the unison."""
+    from jointist.evaluation import tune_class_thresholds
+    from jointist.instruments import by_name
+    from tests.conftest import note_array
+
+    violin, strings = by_name("violin").index, by_name("strings").index
+    cached = []
+    for i in range(5):
+        onset = np.zeros((200, 2, 88), np.float32)
+        frame = np.zeros_like(onset)
+        starts = [30 + 5 * i, 120]
+        for k, peak in ((0, 0.9), (1, 0.5)):
+            for start in starts:
+                onset[start, k, 50], frame[start:start + 40, k, 50] = peak, 0.8
+        notes = note_array([(s / 100, (s + 40) / 100, 71) for s in starts])
+        cached.append((f"song{i}", {violin: notes, strings: notes}, [violin, strings], onset, frame))
+    config = DecodeConfig(onset_threshold=0.2, frame_threshold=0.2, shared_onset_ratio=0.8)
+    table = tune_class_thresholds(cached, config, shared_onset_grid=(0.0, 0.5, 0.8, 1.0), progress=False)
+    assert set(table) == {"Strings"} and table["Strings"][2] in (0.0, 0.5)  # 0.5 >= 0.5 * 0.9 keeps the unison
+    decoded = decode_tracks(*cached[0][3:], [violin, strings], config=DecodeConfig(**{**config.__dict__, "class_thresholds": table}))
+    assert len(decoded[strings]) == len(decoded[violin]) == 2
+    assert len(decode_tracks(*cached[0][3:], [violin, strings], config=config)[strings]) == 0

@@ -34,10 +34,17 @@ def run(cfg: DictConfig) -> dict:
 
         assert isinstance(transcriber, Transcriber)  # check_inference_settings refused head=seq2seq
         objective = cfg.get("tune_objective", "balanced")
+        choices: dict = {}
         decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
-                                     objective=objective, progress=cfg.progress)
+                                     objective=objective, per_class=bool(cfg.get("tune_per_class")),
+                                     shared=bool(cfg.get("tune_shared", True)),
+                                     min_pieces=int(cfg.get("tune_min_pieces", 5)), progress=cfg.progress, choices=choices)
         for (on_t, fr_t, ratio), f1 in sorted(scores.items()):
             log.info("onset %.2f frame %.2f shared-onset ratio %.1f: %s note F1 %.4f", on_t, fr_t, ratio, objective, f1)
+        for name, choice in choices.items():
+            log.info("%s (%d songs): onset %.2f frame %.2f shared-onset ratio %.1f, per-instrument objective %.4f "
+                     "(shared settings %.4f)", name, choice.pieces, choice.onset, choice.frame, choice.ratio, choice.score,
+                     choice.shared_score)
         models = load_models(transcriber.model_path)
         model, card = models["transcriber"]
         models["transcriber"] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -26,6 +27,28 @@ def test_decode_thresholds_are_tuned_on_a_split_and_stored_on_the_card(tiny_mode
     assert Transcriber(out / "model_tuned.pt").decode.onset_threshold == card.decode["onset_threshold"]  # used from then on
     report = json.loads((out / "report.json").read_text())
     assert report["pieces"] == 1 and report["instruments"] == "gt" and report["model_file"] == str(tiny_model_file)
+
+
+def test_per_instrument_thresholds_are_tuned_on_top_of_the_models_shared_ones(tiny_model_file, tmp_path, capsys):
+    root = tmp_path / "corpus"
+    write_track(root / "validation", "Track00001", {"S00": {"program": 0, "notes": [(0.5, 1.0, 60)]}}, duration_s=3.0)
+    out = tmp_path / "eval"
+    assert run_command(evaluate.main, f"data_root={root}", "split=validation", "tune_decode=true", "tune_per_class=true",
+                       "tune_shared=false", "tune_min_pieces=1", f"ckpt={tiny_model_file}", f"out={out}",
+                       "progress=false") == 0
+    printed = capsys.readouterr().out
+    assert "Piano (1 songs): onset" in printed  # what was chosen for each instrument, logged
+    grid_points = re.findall(r"onset [\d.]+ frame [\d.]+ shared-onset ratio [\d.]+: balanced note F1", printed)
+    assert len(grid_points) == 1  # tune_shared=false: the model's shared settings, scored once
+    assert "shared settings: balanced note F1" in printed  # the tables compete with no table on the whole objective
+    _, card = load_model(out / "model_tuned.pt")
+    before = Transcriber(tiny_model_file).decode
+    assert (card.decode["onset_threshold"], card.decode["shared_onset_ratio"]) == (before.onset_threshold,
+                                                                                   before.shared_onset_ratio)
+    assert "class_thresholds" in card.decode  # None when no instrument beats the shared thresholds
+    table = dict((name, (on, fr)) for name, on, fr in card.decode["class_thresholds"] or ())
+    assert Transcriber(out / "model_tuned.pt").decode.for_class(0).onset_threshold == table.get(
+        "Piano", (card.decode["onset_threshold"],))[0]
 
 
 @pytest.fixture
