@@ -412,18 +412,13 @@ def tune_decode(
         for fr_t in grids[1]:
             for ratio in grids[2]:
                 config = dataclasses.replace(base, onset_threshold=on_t, frame_threshold=fr_t, shared_onset_ratio=ratio)
-                pieces = [
-                    evaluate_piece(tid, ref, decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE),
-                                   velocity=False)
-                    for tid, ref, classes, onset, frame in cached
-                ]
-                scores[(on_t, fr_t, ratio)] = tune_score(summarise(pieces), objective)
+                scores[(on_t, fr_t, ratio)] = _split_score(cached, config, objective)
     best = max(scores, key=lambda k: scores[k])
     config = dataclasses.replace(base, onset_threshold=best[0], frame_threshold=best[1], shared_onset_ratio=best[2])
     if per_class:
-        # two tables: thresholds only (the shared ratio), and thresholds with each instrument's own ratio. The
-        # per-instrument objective cannot see that notes written into two tracks cost flat precision, so the
-        # split's whole objective decides among them and no table at all
+        # two tables: thresholds only (the shared ratio), and thresholds with each instrument's own ratio. Each
+        # instrument was scored with the others at the shared settings, not at their own, so the split's
+        # objective with every instrument at its chosen settings decides among them and no table at all
         candidates = {"shared settings": config}
         for label, ratios in (("per-instrument thresholds", None), ("per-instrument thresholds and ratios", shared_onset_grid)):
             found: dict[str, ClassThresholdChoice] = {}
@@ -434,15 +429,23 @@ def tune_decode(
                 candidates[label] = dataclasses.replace(config, class_thresholds=table)
             if choices is not None and ratios is not None:
                 choices.update(found)
-        whole = {label: tune_score(summarise([
-            evaluate_piece(tid, ref, decode_tracks(onset, frame, classes, config=candidate, scale=Posteriorgram.SCALE),
-                           velocity=False) for tid, ref, classes, onset, frame in cached]), objective)
-            for label, candidate in candidates.items()}
+        whole = {label: _split_score(cached, candidate, objective) for label, candidate in candidates.items()}
         chosen = max(whole, key=lambda label: whole[label])
         for label, value in whole.items():
             log.info("%s: %s note F1 %.4f%s", label, objective, value, " (chosen)" if label == chosen else "")
         config = candidates[chosen]
     return dataclasses.asdict(config), scores
+
+
+def _split_score(
+    cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]], config: DecodeConfig,
+    objective: str,
+) -> float:
+    """:func:`tune_score` of the songs of ``cached`` (uint8 posteriorgrams) decoded with ``config``."""
+    return tune_score(summarise([
+        evaluate_piece(tid, ref, decode_tracks(onset, frame, list(classes), config=config, scale=Posteriorgram.SCALE),
+                       velocity=False)
+        for tid, ref, classes, onset, frame in cached]), objective)
 
 
 @dataclass(frozen=True)
@@ -512,14 +515,15 @@ def tune_class_thresholds(
     flat_songs = [flat for _, _, flat in songs if not flat.empty]
     flat_sum = sum(flat.f1 for flat in flat_songs)
     onset_f1: dict[int, list[float]] = {}  # class -> its per-song onset F1 at the shared settings
-    pooled = Counts()
-    for ref, est, _ in songs:
+    pooled_of: dict[tuple[int, int], Counts] = {}  # (song, class) -> its counts in MT3's pooled (onset+offset) F1
+    for i, (ref, est, _) in enumerate(songs):
         for c in set(ref) | set(est):
             r, e = ref.get(c, NoteArray.empty()), est.get(c, NoteArray.empty())
             counts = match_counts(r, e, with_offset=False)
             if len(r):
                 onset_f1.setdefault(c, []).append(counts.f1)
-            pooled = pooled + (counts if c == DRUMS.index else match_counts(r, e, with_offset=True))
+            pooled_of[(i, c)] = counts if c == DRUMS.index else match_counts(r, e, with_offset=True)
+    pooled = sum(pooled_of.values(), Counts())
     class_means = {c: float(np.mean(v)) for c, v in onset_f1.items()}
     instrument_sum = sum(class_means.values())
 
@@ -551,11 +555,7 @@ def tune_class_thresholds(
             items = per_class[c]
             scale = Posteriorgram.SCALE if items[0][1].dtype == np.uint8 else 1.0
             # the shared settings' contribution of this instrument, replaced by each candidate's
-            base_pooled = Counts()
-            for i, _, _ in items:
-                ref, est, _ = songs[i]
-                r, e = ref.get(c, NoteArray.empty()), est.get(c, NoteArray.empty())
-                base_pooled = base_pooled + (match_counts(r, e, with_offset=not drum))
+            base_pooled = sum((pooled_of.get((i, c), Counts()) for i, _, _ in items), Counts())
             others = {i: merge_pitched({k: n for k, n in songs[i][1].items() if k != c}) for i, _, _ in items}
             grid = {shared[:2], *((on, shared[1] if drum else fr) for on in onset_grid for fr in frame_grid)}
             for on_t, fr_t in sorted(grid):

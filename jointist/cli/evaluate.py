@@ -42,9 +42,9 @@ def run(cfg: DictConfig) -> dict:
         for (on_t, fr_t, ratio), f1 in sorted(scores.items()):
             log.info("onset %.2f frame %.2f shared-onset ratio %.1f: %s note F1 %.4f", on_t, fr_t, ratio, objective, f1)
         for name, choice in choices.items():
-            log.info("%s (%d songs): onset %.2f frame %.2f shared-onset ratio %.1f, per-instrument objective %.4f "
-                     "(shared settings %.4f)", name, choice.pieces, choice.onset, choice.frame, choice.ratio, choice.score,
-                     choice.shared_score)
+            log.info("%s (%d songs): onset %.2f frame %.2f ratio %.1f -> %s note F1 %.4f with it alone changed "
+                     "(shared settings %.4f)", name, choice.pieces, choice.onset, choice.frame, choice.ratio,
+                     objective, choice.score, choice.shared_score)
         models = load_models(transcriber.model_path)
         model, card = models["transcriber"]
         models["transcriber"] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))
