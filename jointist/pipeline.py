@@ -40,7 +40,7 @@ import torch
 from jointist import recognition_calibration
 from jointist.audio.chunker import Chunker, CrossfadeStitcher, Window
 from jointist.audio.features import num_frames
-from jointist.audio.io import AudioFile, Samples, audio_sample_rate, check_audio
+from jointist.audio.io import AudioFile, Samples, audio_sample_rate, check_audio, peak_amplitude
 from jointist.constants import FRAMES_PER_SECOND, HOP_S, N_PITCHES, SAMPLE_RATE, SEGMENT_S
 from jointist.data.targets import class_rolls
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_RECOGNIZER",
     "HEADS",
+    "INPUT_PEAK",
     "Pipeline",
     "RecognizeStage",
     "Recognizer",
@@ -66,6 +67,7 @@ __all__ = [
     "TranscribeStage",
     "Transcriber",
     "aggregate_windows",
+    "input_gain",
     "load_transcriber",
     "run_stages",
     "transcribe",
@@ -84,6 +86,38 @@ DEFAULT_SEPARATOR = SHIPPED_SYSTEM
 """The file the shipped separator is read from."""
 
 PathLike = str | os.PathLike[str]
+
+INPUT_PEAK = 0.8
+"""The peak ``|sample|`` a song is scaled to before any model hears it (None: as given).
+``jointist-synth`` scales every mixture so that its peak is 0.8 (``SynthSpec.mix_peak``), so the shipped
+models never heard another level, and their log-magnitude features move with the level: a song 20 dB
+quieter than that lost a third of its flat note F1 (README, "Input level"). One gain per song, from
+the peak of the whole recording, keeps its dynamics; stems are scaled back to the recording's level."""
+
+
+def check_input_peak(value: object) -> float | None:
+    """``input_peak`` as a float in (0, 1], or None; a clear error otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0.0 < float(value) <= 1.0:
+        raise ValueError(f"input_peak={value!r}: give the peak level to scale songs to, in (0, 1] "
+                         f"(the models were trained at {INPUT_PEAK}), or null to use the audio as given")
+    return float(value)
+
+
+def input_gain(audio: Samples, input_peak: float | None) -> float:
+    """The gain that brings the song's peak to ``input_peak`` (1 for None)."""
+    if input_peak is None:
+        return 1.0
+    peak = peak_amplitude(audio)
+    if peak <= 0.0:  # silence is refused before this; nothing to scale
+        return 1.0
+    gain = input_peak / peak
+    if abs(20.0 * np.log10(gain)) > 1.0:
+        log.info("input peak %.1f dBFS: scaled by %+.1f dB to the level the models were trained at",
+                 20.0 * np.log10(peak), 20.0 * np.log10(gain))
+    return gain
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:
@@ -306,10 +340,13 @@ def run_stages(
     desc: str = "windows",
     audio_sinks: Mapping[str, Callable[[np.ndarray], None]] | None = None,
     frame_sink: Callable[[dict[str, np.ndarray]], None] | None = None,
+    gain: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Run ``stages`` in order over every window of ``audio`` and stitch their outputs once.
 
     Args:
+        gain: the stages hear every window scaled by it (:func:`input_gain`); their ``audio``
+            outputs are scaled back by ``1 / gain``, to the level of ``audio``.
         audio_sinks: output name -> a callable that receives the stitched ``audio`` output as
             consecutive ``(channels, samples)`` blocks (e.g. :class:`~jointist.export.StemWriter`),
             so long songs never hold whole stems in memory.
@@ -339,6 +376,8 @@ def run_stages(
         for first in range(0, len(windows), batch_size):
             batch = windows[first: first + batch_size]
             x = torch.from_numpy(np.stack([chunker.segment(audio, window) for window in batch])).to(device)
+            if gain != 1.0:
+                x = x * gain
             outputs: dict[str, StageOutput] = {}
             for stage in stages:
                 outputs.update(stage(x, outputs, batch))
@@ -355,7 +394,10 @@ def run_stages(
                         if key not in sinks:
                             in_memory[key] = _ArraySink(out.value.shape[1], len(audio))
                         stitchers[key] = CrossfadeStitcher(chunker, len(audio), sink=sinks.get(key) or in_memory[key])
-                    for window, piece in zip(batch, out.value.cpu().numpy()):
+                    pieces = out.value.cpu().numpy()
+                    if gain != 1.0:
+                        pieces = pieces / np.float32(gain)
+                    for window, piece in zip(batch, pieces):
                         stitchers[key].add(window, piece)
                     continue
                 if frame_sink is not None:
@@ -399,6 +441,8 @@ class Recognizer:
         model: model file holding a recognizer (None: the shipped recognizer).
         thresholds: per-class (39,) or one threshold (default: the model card's, else 0.5).
         aggregate: ``max``, ``mean`` or ``top<k>`` over windows (default: the model card's, else ``max``).
+        input_peak: the peak level a song is scaled to before the model hears it (:data:`INPUT_PEAK`;
+            None: as given).
 
     The count bounds are the card's; set ``min_instruments`` / ``max_instruments`` (None: no cap) on
     the object to change them.
@@ -415,7 +459,9 @@ class Recognizer:
         window_s: float = SEGMENT_S,
         hop_s: float = HOP_S,
         progress: bool = False,
+        input_peak: float | None = INPUT_PEAK,
     ) -> None:
+        self.input_peak = check_input_peak(input_peak)
         self.model, self.card, self.model_path = load_role(model, role="recognizer", default=DEFAULT_RECOGNIZER, device=device)
         stored = np.asarray(self.card.thresholds or [0.5] * NUM_CLASSES, dtype=np.float64)
         chosen = np.asarray(thresholds if thresholds is not None else stored, np.float64)
@@ -438,7 +484,8 @@ class Recognizer:
     def window_probabilities(self, audio: Samples) -> np.ndarray:
         """(windows, 39) class probabilities of each of the chunker's windows of a song."""
         out = run_stages(audio, [RecognizeStage(self.model)], chunker=self.chunker, batch_size=self.batch_size,
-                         device=self.device, progress=self.progress, desc="recognizing")
+                         device=self.device, progress=self.progress, desc="recognizing",
+                         gain=input_gain(audio, self.input_peak))
         return out["class_probs"]
 
     def decide(self, window_probs: np.ndarray) -> dict[int, float]:
@@ -472,7 +519,9 @@ class Pipeline(abc.ABC):
         recognizer: Recognizer | PathLike | None,
         separator: PathLike | None,
         max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
+        input_peak: float | None = INPUT_PEAK,
     ) -> None:
+        self.input_peak = check_input_peak(input_peak)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if instruments_per_pass < 1:
@@ -499,7 +548,8 @@ class Pipeline(abc.ABC):
         if not isinstance(self._recognizer, Recognizer):
             self._recognizer = Recognizer(self._recognizer, device=self.device, batch_size=self.batch_size,
                                           window_s=self.chunker.window_frames / FRAMES_PER_SECOND,
-                                          hop_s=self.chunker.hop_frames / FRAMES_PER_SECOND, progress=self.progress)
+                                          hop_s=self.chunker.hop_frames / FRAMES_PER_SECOND, progress=self.progress,
+                                          input_peak=self.input_peak)
         return self._recognizer
 
     @property
@@ -575,7 +625,8 @@ class Pipeline(abc.ABC):
         try:
             out = run_stages(audio, stages, chunker=self.chunker, batch_size=self.batch_size, device=self.device,
                              progress=self.progress, desc=desc or ("separating" if separating else "transcribing"),
-                             audio_sinks={"stems": writer} if writer is not None else None, frame_sink=frames)
+                             audio_sinks={"stems": writer} if writer is not None else None, frame_sink=frames,
+                             gain=input_gain(audio, self.input_peak))
         except BaseException:
             if writer is not None:
                 writer.abort()  # no half-written stems, no open files
@@ -673,6 +724,9 @@ class Transcriber(Pipeline):
             song's are max-pooled in time (:class:`~jointist.results.PosteriorgramPool`), so results
             stay small. Notes are always decoded at the full frame rate, while the windows are
             stitched.
+        input_peak: the peak level each song is scaled to before the models hear it, one gain per
+            song (:data:`INPUT_PEAK`, the level of the training mixtures; None: as given). Stems
+            come back at the recording's own level.
     """
 
     def __init__(
@@ -689,6 +743,7 @@ class Transcriber(Pipeline):
         recognizer: Recognizer | PathLike | None = None,
         separator: PathLike | None = None,
         max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
+        input_peak: float | None = INPUT_PEAK,
     ) -> None:
         loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
         if not isinstance(loaded, ConditionedTranscriberModel):
@@ -697,13 +752,13 @@ class Transcriber(Pipeline):
         self.decode = decode or DecodeConfig(**(self.card.decode or {}))
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
                          window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
-                         max_posteriorgram_frames=max_posteriorgram_frames)
+                         max_posteriorgram_frames=max_posteriorgram_frames, input_peak=input_peak)
 
     def posteriorgrams(self, audio: Samples, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
         """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
         stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
         out = run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                         progress=self.progress, desc="transcribing")
+                         progress=self.progress, desc="transcribing", gain=input_gain(audio, self.input_peak))
         return out["onset"], out["frame"]
 
     def transcribe_audio(
@@ -757,7 +812,7 @@ class TokenTranscriber(Pipeline):
         model: a model file holding a ``seq2seq`` model (None: the shipped file's).
         batch_size: segments decoded together.
         max_tokens: tokens per segment and stream (default: the model card's).
-        recognizer, separator, window_s, hop_s, instruments_per_pass, max_posteriorgram_frames: as
+        recognizer, separator, window_s, hop_s, instruments_per_pass, max_posteriorgram_frames, input_peak: as
             for :class:`Transcriber` (the separator's and recognizer's windows).
     """
 
@@ -775,6 +830,7 @@ class TokenTranscriber(Pipeline):
         recognizer: Recognizer | PathLike | None = None,
         separator: PathLike | None = None,
         max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
+        input_peak: float | None = INPUT_PEAK,
     ) -> None:
         from jointist.tokens import Vocabulary, mt3_codec
 
@@ -791,7 +847,7 @@ class TokenTranscriber(Pipeline):
         self.segment_samples = int(cast(Any, loaded).segment_samples)
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
                          window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
-                         max_posteriorgram_frames=max_posteriorgram_frames)
+                         max_posteriorgram_frames=max_posteriorgram_frames, input_peak=input_peak)
 
     def segment_tokens(self, audio: Samples, classes: Sequence[int] | None) -> dict[int | None, list[list[int]]]:
         """Token ids per stream (None: the single stream; else the channel) and segment, with
@@ -801,10 +857,12 @@ class TokenTranscriber(Pipeline):
         from jointist.seq2seq import allowed_tokens, channels_for
 
         n = max(1, -(-len(audio) // self.segment_samples))
+        gain = np.float32(input_gain(audio, self.input_peak))
 
         def segments(first: int, count: int) -> np.ndarray:  # (count, segment_samples), zero-padded past the end
             samples = np.asarray(audio[first * self.segment_samples: (first + count) * self.segment_samples], np.float32)
-            return np.pad(samples, (0, count * self.segment_samples - len(samples))).reshape(count, self.segment_samples)
+            samples = np.pad(samples, (0, count * self.segment_samples - len(samples))).reshape(count, self.segment_samples)
+            return samples * gain if gain != 1 else samples
 
         allowed = torch.from_numpy(allowed_tokens(self.vocab, classes)).to(self.device)
         vocab_size = int(self.model.init_args["vocab_size"])
@@ -925,16 +983,19 @@ def transcribe(
     batch_size: int = 4,
     progress: bool = False,
     head: str = "onsets_frames",
+    input_peak: float | None = INPUT_PEAK,
 ) -> Transcription:
     """Transcribe a file path or a mono 16 kHz array: one note list per requested instrument
     (``"auto"``, the default, lets the instrument recognizer decide; or names, indices, ``"all"``); with
-    ``separate=True`` also one 16 kHz stem per instrument (``InstrumentResult.stem``).
+    ``separate=True`` also one 16 kHz stem per instrument (``InstrumentResult.stem``). The song is
+    heard at the level the models were trained at (its peak scaled to ``input_peak``, see
+    :data:`INPUT_PEAK`; None: as given).
 
     >>> result = transcribe("song.mp3", instruments=["piano", "bass"])   # doctest: +SKIP
     >>> jointist.export.write_outputs(result, "out", name="song")         # doctest: +SKIP
     """
     transcriber = load_transcriber(head, model, device=device, batch_size=batch_size, progress=progress,
-                                   recognizer=recognizer, separator=separator)
+                                   recognizer=recognizer, separator=separator, input_peak=input_peak)
     if isinstance(audio, np.ndarray):
         return transcriber.transcribe_audio(audio, instruments=instruments, separate=separate)
     return transcriber.transcribe_file(audio, instruments=instruments, separate=separate)

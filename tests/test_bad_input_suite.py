@@ -98,6 +98,8 @@ TRANSCRIBE = [
     ("window_text", ["audio={song}", "window_s=long"], "window_s=long"),
     ("unknown_head", ["audio={song}", "head=mt3"], "head=mt3: choose one of onsets_frames, seq2seq"),
     ("max_tokens_one", ["audio={song}", "head=seq2seq", "max_tokens=1"], "max_tokens=1"),
+    ("input_peak_above_full_scale", ["audio={song}", "input_peak=2"], "input_peak=2: give the peak level"),
+    ("input_peak_text", ["audio={song}", "input_peak=loud"], "input_peak='loud'"),
     ("missing_ckpt", ["audio={song}", "ckpt={root}/none.pt"], "none.pt"),
     ("garbage_ckpt", ["audio={song}", "ckpt={garbage_ckpt}"], "garbage.pt"),
     ("empty_ckpt", ["audio={song}", "ckpt={empty_ckpt}"], "empty.pt"),

@@ -38,7 +38,7 @@ def test_transcribe_api_returns_one_track_per_instrument(tiny_model_file, song, 
 
 
 def test_long_audio_windows_match_a_single_pass(tiny_model_file):
-    transcriber = Transcriber(tiny_model_file, progress=False, batch_size=2)
+    transcriber = Transcriber(tiny_model_file, progress=False, batch_size=2, input_peak=None)  # the model hears the samples as given
     audio = sine_notes([(0.5, 2.0, 60), (12.0, 13.0, 64), (21.0, 23.0, 67)], 30.0)
     onset, frame = transcriber.posteriorgrams(audio, [by_name("piano")])
     assert frame.shape == (3001, 1, 88)
@@ -96,6 +96,45 @@ def test_a_file_is_transcribed_window_by_window_as_if_loaded_whole(tiny_model_fi
     for a, b in zip(from_file.tracks, loaded.tracks):
         assert np.allclose(a.notes.onset_s, b.notes.onset_s) and np.allclose(a.notes.offset_s, b.notes.offset_s)
         assert np.abs(a.frame.codes.astype(int) - b.frame.codes.astype(int)).max() <= 1
+
+
+def test_a_song_is_heard_at_the_training_level_whatever_its_own(tiny_model_file, tiny_recognizer_file, tmp_path):
+    """The models only heard mixtures peaking at 0.8 (jointist-synth's level): a song 26 dB quieter
+    gives the same posteriorgrams and notes as the same song at 0.8, read from an array or a file,
+    and the recognizer's window probabilities do not move either; with ``input_peak=None`` the
+    model hears the level as given, and (log features) its posteriorgrams change."""
+    from jointist.audio.io import AudioFile, peak_amplitude, write_audio
+    from jointist.pipeline import Recognizer
+
+    song = sine_notes([(0.5, 2.0, 60), (3.0, 4.5, 64), (5.0, 7.0, 43)], 12.0)
+    loud = song * np.float32(0.8 / np.abs(song).max())
+    quiet = loud * np.float32(0.05)
+    path = write_audio(tmp_path / "quiet.wav", quiet, subtype="FLOAT")
+    assert peak_amplitude(AudioFile(path)) == pytest.approx(peak_amplitude(quiet)) == pytest.approx(0.04)
+    wanted = [by_name("piano"), by_name("bass")]
+    levelled = Transcriber(tiny_model_file, progress=False)
+    levelled.model = perturb(tiny_model("PitchwiseTranscriber"), 0.3).eval()  # outputs that follow the audio
+    with torch.no_grad():
+        levelled.model.onset_out.bias.fill_(1.0)
+        levelled.model.refine[-1].bias.fill_(1.0)
+    as_given = Transcriber(tiny_model_file, progress=False, input_peak=None)
+    as_given.model = levelled.model
+    reference = levelled.posteriorgrams(loud, wanted)
+    for heard in (levelled.posteriorgrams(quiet, wanted), levelled.posteriorgrams(AudioFile(path), wanted)):
+        for got, expected in zip(heard, reference):
+            assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
+    assert np.abs(as_given.posteriorgrams(quiet, wanted)[1].astype(int) - reference[1].astype(int)).max() > 10
+    notes = [levelled.transcribe_audio(x, instruments=wanted).tracks for x in (loud, quiet)]
+    assert [len(t.notes) for t in notes[0]] == [len(t.notes) for t in notes[1]] and len(notes[0][0].notes) > 0
+    recognizers = [Recognizer(tiny_recognizer_file, input_peak=peak) for peak in (0.8, None)]
+    for recognizer in recognizers:  # not saturated: its probabilities can move with the level
+        recognizer.model = perturb(tiny_model("InstrumentRecognizer"), 0.2).eval()
+    probs = [[r.window_probabilities(x) for x in (quiet, loud)] for r in recognizers]
+    np.testing.assert_allclose(probs[0][0], probs[0][1], atol=1e-4)
+    assert np.abs(probs[1][0] - probs[1][1]).max() > 1e-2
+    for bad in (0.0, 1.5, -0.8, "loud", True):
+        with pytest.raises(ValueError, match="input_peak"):
+            Transcriber(tiny_model_file, input_peak=bad)
 
 
 def test_instruments_in_groups_equal_one_pass(tiny_model_file):

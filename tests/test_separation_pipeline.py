@@ -227,7 +227,8 @@ class OracleSeparator:
 
 def test_an_oracle_separator_scores_its_references(tiny_model_file, separator_file, corpus, monkeypatch):
     """Short windows (1 s, 0.75 s apart) so that the stems are cross-faded from several windows."""
-    transcriber = Transcriber(tiny_model_file, progress=False, window_s=1.0, hop_s=0.75)
+    # the oracle knows each window by its exact samples, so the song is heard as given (no level scaling)
+    transcriber = Transcriber(tiny_model_file, progress=False, window_s=1.0, hop_s=0.75, input_peak=None)
     oracle = OracleSeparator(corpus, "test", transcriber.chunker)
     monkeypatch.setattr(Transcriber, "separator", property(lambda self: oracle))
     scores = evaluate_tracks(transcriber, corpus, "test", separate=True, bss_eval=False, progress=False)
@@ -283,6 +284,21 @@ def test_score_informed_separation_gives_each_window_its_slice_of_the_score(tiny
     assert spy.seen[1][1, :, 40 - 21].all()  # the bass note holds through the whole window
     piano_frames = result.tracks[0].frame.probabilities()[:, piano_key]  # the score is the posteriorgram
     assert piano_frames[130:160].min() == 1.0 and piano_frames[:130].max() == piano_frames[160:].max() == 0.0
+
+
+def test_stems_come_back_at_the_recordings_level(tiny_model_file, monkeypatch):
+    """The separator hears each window scaled to the training level (peak 0.8), and its stems are
+    scaled back: a separator that returns what it hears gives the quiet recording itself."""
+    spy = SpySeparator()
+    transcriber = Transcriber(tiny_model_file, progress=False, window_s=1.0, hop_s=0.75)
+    monkeypatch.setattr(Transcriber, "separator", property(lambda self: spy))
+    audio = busy_song(3.0)
+    audio = audio * np.float32(0.02 / np.abs(audio).max())  # -34 dBFS peak
+    heard: list[torch.Tensor] = []
+    monkeypatch.setattr(spy, "features", lambda x, grid_offset=0: heard.append(x) or x)
+    result = transcriber.separate_with_score(audio, {"piano": NoteArray.from_events([NoteEvent(0.5, 1.0, 60, 90)])})
+    assert max(float(x.abs().max()) for x in heard) == pytest.approx(0.8, rel=1e-5)
+    np.testing.assert_allclose(result.tracks[0].stem, audio, atol=1e-6)
 
 
 def test_score_informed_stems_stream_to_wav_files_like_transcribed_ones(tiny_model_file, separator_file, tmp_path):

@@ -105,7 +105,12 @@ def test_shipped_separator_pulls_a_piano_out_of_a_bass_in_an_unheard_soundfont()
     condition, 5.0 and 7.0 dB with the true score, and a flute stem far below the mixture. (The previous
     separator gave 2.2 and 6.1 dB here; the shipped one, fine-tuned on the styles corpus, is 0.3-0.6 dB
     better on average over the test splits, not on this song: a source that dominates the mix, like
-    this bass, may come out a little below the mixture itself.)"""
+    this bass, may come out a little below the mixture itself.)
+
+    The mixture peaks at -15 dBFS and is heard as given here: scaled to the training level (peak
+    0.8, the default), this sparse duet of two loud instruments separates worse (piano -2.9 dB),
+    though on the corpus's test songs the training level separates better (3.1 against 1.8 dB at
+    -15 dB, README "Input level"), and its transcription improves (below)."""
     from jointist.data.render import FluidSynthRenderer, resolve_soundfont
 
     soundfont, renderer = resolve_soundfont("TimGM6mb.sf2"), FluidSynthRenderer()
@@ -116,7 +121,7 @@ def test_shipped_separator_pulls_a_piano_out_of_a_bass_in_an_unheard_soundfont()
     piano_audio = renderer.render(piano, program=0, is_drum=False, soundfont=soundfont, duration_s=7.0)
     bass_audio = renderer.render(bass, program=33, is_drum=False, soundfont=soundfont, duration_s=7.0)
     mix = piano_audio + bass_audio
-    transcriber = Transcriber(progress=False)
+    transcriber = Transcriber(progress=False, input_peak=None)
     floor = whole_track_sdr_db(piano_audio, mix)
     assert floor < -5.0
     result = transcriber.transcribe_audio(mix, instruments=["piano", "bass", "flute"], separate=True)
@@ -127,3 +132,6 @@ def test_shipped_separator_pulls_a_piano_out_of_a_bass_in_an_unheard_soundfont()
     by_score = transcriber.separate_with_score(mix, {"piano": piano, "bass": bass})
     assert whole_track_sdr_db(piano_audio, by_score.tracks[0].stem) > floor + 8.0
     assert whole_track_sdr_db(bass_audio, by_score.tracks[1].stem) > whole_track_sdr_db(bass_audio, mix)
+    # at the level it was trained at, the transcriber finds every note of both (F1 0.89 and 0.67 as given)
+    levelled = Transcriber(progress=False).transcribe_audio(mix, instruments=["piano", "bass"])
+    assert [match_counts(ref, t.notes, with_offset=False).f1 for ref, t in zip((piano, bass), levelled.tracks)] == [1.0, 1.0]

@@ -27,6 +27,7 @@ __all__ = [
     "check_audio",
     "clipped_fraction",
     "load_audio",
+    "peak_amplitude",
     "read_segment",
     "resample",
     "write_audio",
@@ -353,6 +354,7 @@ class AudioFile:
                 raise AudioError(f"cannot decode {path} ({err})") from err
         check.finish(allow_silence=allow_silence)
         self.num_samples = check.samples
+        self.peak = check.peak  # largest |sample| of the mono 16 kHz audio, learnt while checking
         self._native_frames = counts[1] // channels  # what decoded: a damaged end is never read again
         _warn_damage(path, self.num_samples / sample_rate, promised_s, counts)
         common = math.gcd(self.native_rate, sample_rate)
@@ -388,6 +390,18 @@ class AudioFile:
             mono = resample(mono, orig_sr=self.native_rate, target_sr=self.sample_rate)
         piece = mono[a - first: b - first]
         return piece if len(piece) == b - a else np.pad(piece, (0, b - a - len(piece)))
+
+
+def peak_amplitude(audio: Samples) -> float:
+    """The largest ``|sample|`` of mono audio: an :class:`AudioFile`'s is known from opening it; an
+    array is scanned in blocks (no song-long temporary)."""
+    if isinstance(audio, AudioFile):
+        return float(audio.peak)
+    flat = np.asarray(audio).reshape(-1)
+    peak = 0.0
+    for first in range(0, flat.size, _CHECK_BLOCK):
+        peak = max(peak, float(np.max(np.abs(flat[first: first + _CHECK_BLOCK]))))
+    return peak
 
 
 def write_audio(

@@ -6,7 +6,7 @@ import dataclasses
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from jointist.pipeline import HEADS, TokenTranscriber, Transcriber
+from jointist.pipeline import HEADS, INPUT_PEAK, TokenTranscriber, Transcriber, check_input_peak
 
 
 class InferenceSettingError(ValueError):
@@ -36,6 +36,10 @@ def check_inference_settings(cfg: DictConfig) -> None:
         Chunker(window_s=float(window_s), hop_s=float(hop_s))  # type: ignore[arg-type]
     except ValueError as err:
         raise InferenceSettingError(str(err)) from err
+    try:
+        check_input_peak(cfg.get("input_peak", INPUT_PEAK))
+    except ValueError as err:
+        raise InferenceSettingError(str(err)) from err
     head = cfg.get("head", "onsets_frames")
     if head not in HEADS:
         raise InferenceSettingError(f"head={head}: choose one of {', '.join(HEADS)}")
@@ -60,7 +64,7 @@ def build_transcriber(cfg: DictConfig) -> Transcriber | TokenTranscriber:
     head = str(cfg.get("head", "onsets_frames"))
     common = dict(device=cfg.device, batch_size=cfg.batch_size, instruments_per_pass=cfg.instruments_per_pass,
                   window_s=cfg.window_s, hop_s=cfg.hop_s, progress=cfg.progress, recognizer=cfg.recognizer,
-                  separator=cfg.get("separator"))
+                  separator=cfg.get("separator"), input_peak=check_input_peak(cfg.get("input_peak", INPUT_PEAK)))
     if head == "seq2seq":
         return TokenTranscriber(cfg.ckpt, max_tokens=cfg.get("max_tokens"), **common)
     transcriber = Transcriber(cfg.ckpt, **common)
