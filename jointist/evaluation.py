@@ -41,7 +41,7 @@ from jointist.results import Posteriorgram
 
 __all__ = [
     "ClassThresholdChoice", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split",
-    "evaluate_tracks", "recognition_reports", "recognize_split", "reference_stems", "tune_class_thresholds",
+    "evaluate_tracks", "recognition_reports", "recognize_split", "reference_stems", "split_score", "tune_class_thresholds",
     "tune_decode", "write_recognition_report", "write_report",
 ]
 
@@ -412,7 +412,7 @@ def tune_decode(
         for fr_t in grids[1]:
             for ratio in grids[2]:
                 config = dataclasses.replace(base, onset_threshold=on_t, frame_threshold=fr_t, shared_onset_ratio=ratio)
-                scores[(on_t, fr_t, ratio)] = _split_score(cached, config, objective)
+                scores[(on_t, fr_t, ratio)] = split_score(cached, config, objective)
     best = max(scores, key=lambda k: scores[k])
     config = dataclasses.replace(base, onset_threshold=best[0], frame_threshold=best[1], shared_onset_ratio=best[2])
     if per_class:
@@ -429,7 +429,7 @@ def tune_decode(
                 candidates[label] = dataclasses.replace(config, class_thresholds=table)
             if choices is not None and ratios is not None:
                 choices.update(found)
-        whole = {label: _split_score(cached, candidate, objective) for label, candidate in candidates.items()}
+        whole = {label: split_score(cached, candidate, objective) for label, candidate in candidates.items()}
         chosen = max(whole, key=lambda label: whole[label])
         for label, value in whole.items():
             log.info("%s: %s note F1 %.4f%s", label, objective, value, " (chosen)" if label == chosen else "")
@@ -437,7 +437,7 @@ def tune_decode(
     return dataclasses.asdict(config), scores
 
 
-def _split_score(
+def split_score(
     cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]], config: DecodeConfig,
     objective: str,
 ) -> float:
