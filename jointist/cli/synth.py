@@ -24,7 +24,18 @@ def corpus_spec(cfg: DictConfig) -> CorpusSpec:
         ValueError: CorpusSpec's own check, naming the setting (``num_tracks=0``, ``duration_s=-1``).
     """
     from jointist.data.synthetic import CorpusSpec
+    from jointist.data.timbre import TimbreSpec
 
+    timbre = None
+    if cfg.get("timbre") is not None:
+        settings = OmegaConf.to_container(cfg.timbre)
+        if not isinstance(settings, dict):
+            raise ValueError(f"timbre must be a mapping of settings or null, got {settings!r}")
+        known = set(TimbreSpec.__dataclass_fields__)
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(f"unknown timbre setting(s) {', '.join(map(str, unknown))}; valid: {', '.join(sorted(known))}")
+        timbre = TimbreSpec(**settings)  # type: ignore[arg-type]
     return CorpusSpec(
         num_tracks=cfg.num_tracks,
         duration_s=float(cfg.duration_s),
@@ -37,6 +48,7 @@ def corpus_spec(cfg: DictConfig) -> CorpusSpec:
         max_stems=cfg.max_stems,
         tempo_bpm_range=(float(cfg.tempo_bpm_range[0]), float(cfg.tempo_bpm_range[1])),
         mix_peak=float(cfg.mix_peak),
+        timbre=timbre,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,9 @@ class FluidSynthRenderer:
         self._write_float = fluidsynth._fl.fluid_synth_write_float
         self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
         self._write_float.restype = ctypes.c_int
+        self._set_gen = fluidsynth._fl.fluid_synth_set_gen
+        self._set_gen.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_float]
+        self._set_gen.restype = ctypes.c_int
         self.sample_rate = sample_rate
         self.gain = gain
         self.reverb = reverb
@@ -131,18 +134,28 @@ class FluidSynthRenderer:
         return (left + right) * 0.5
 
     def render(
-        self, notes: NoteArray, *, program: int, is_drum: bool, soundfont: Path, duration_s: float
+        self, notes: NoteArray, *, program: int, is_drum: bool, soundfont: Path, duration_s: float,
+        generators: Mapping[int, float] | None = None,
     ) -> np.ndarray | None:
         """Render notes (seconds from the start) to ``round(duration_s * sample_rate)`` mono samples.
 
         Returns None when the SoundFont has no such preset. Events fall on FluidSynth's 64-sample
         blocks (4 ms at 16 kHz), the resolution of any FluidSynth rendering.
+
+        Args:
+            generators: SoundFont generator number -> an offset added to the preset's own value on
+                the stem's channel (filter cutoff in cents, envelope times in timecents, ...; see
+                :data:`jointist.data.timbre.GENERATORS`).
         """
         synth, sfid = self._new_synth(soundfont)
+        channel = DRUM_CHANNEL if is_drum else 0
         try:
             if not self._select(synth, sfid, program=program, is_drum=is_drum):
                 return None
-            return self._play(synth, notes, channel=DRUM_CHANNEL if is_drum else 0, duration_s=duration_s)
+            for number, value in (generators or {}).items():
+                if self._set_gen(synth.synth, channel, int(number), float(value)) != 0:  # type: ignore[attr-defined]
+                    raise ValueError(f"FluidSynth refused generator {number} = {value}")
+            return self._play(synth, notes, channel=channel, duration_s=duration_s)
         finally:
             synth.delete()  # type: ignore[attr-defined]
 

@@ -35,6 +35,7 @@ from jointist.constants import SAMPLE_RATE
 from jointist.data.composer import Song, Stem, compose_song
 from jointist.data.composer.styles import STYLES
 from jointist.data.render import FluidSynthRenderer, resolve_soundfont
+from jointist.data.timbre import GENERATORS, TimbreSpec, apply_room, apply_stem_timbre, draw_timbre
 from jointist.instruments import NUM_CLASSES
 from jointist.midi import MIDI_RESOLUTION, gm_track_name, write_song_midi
 from jointist.notes import NoteArray
@@ -79,6 +80,8 @@ class CorpusSpec:
     max_stems: int = 12
     tempo_bpm_range: tuple[float, float] = (60.0, 180.0)
     mix_peak: float = 0.8
+    timbre: TimbreSpec | None = None
+    """Timbre variation of the stems of some splits at render time (None: every stem as its preset sounds)."""
 
     def __post_init__(self) -> None:
         if self.num_tracks < 1:
@@ -100,10 +103,16 @@ class CorpusSpec:
                 )
         if not 0 < self.mix_peak < 1:
             raise ValueError(f"mix_peak must be in (0, 1), got {self.mix_peak}")
+        if isinstance(self.timbre, Mapping):  # as read back from corpus.yaml
+            object.__setattr__(self, "timbre", TimbreSpec(**self.timbre))
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["tempo_bpm_range"] = list(self.tempo_bpm_range)
+        if self.timbre is None:
+            del out["timbre"]  # so a corpus made before timbre variation existed resumes as it was
+        else:
+            out["timbre"] = self.timbre.to_dict()
         return out
 
 
@@ -208,19 +217,28 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
     song, fonts = compose_track(spec, job)
     renderer = _renderer(spec.sample_rate)
 
+    varied = spec.timbre is not None and job.split in spec.timbre.splits
+    timbres, room = draw_timbre(spec.timbre, spec.seed, job.number, len(song.stems)) if varied else ([], None)  # type: ignore[arg-type]
+
     audio: dict[int, np.ndarray] = {}
     used_font: dict[int, Path] = {}
     for i, (stem, font) in enumerate(zip(song.stems, fonts)):
+        generators = {GENERATORS[k]: v for k, v in timbres[i].generators.items()} if varied else None
         # A SoundFont lacking the preset falls back to the split's other SoundFonts, in order.
         for candidate in [font, *[f for f in dict.fromkeys(resolve_soundfont(n) for n in spec.soundfonts[job.split]) if f != font]]:
             wave = renderer.render(
-                stem.notes, program=stem.program, is_drum=stem.is_drum, soundfont=candidate, duration_s=song.duration_s
+                stem.notes, program=stem.program, is_drum=stem.is_drum, soundfont=candidate, duration_s=song.duration_s,
+                generators=generators,
             )
             if wave is not None and float(np.max(np.abs(wave), initial=0.0)) > 1e-6:
                 audio[i], used_font[i] = wave, candidate
                 break
     if not audio:
         raise RuntimeError(f"{final.name}: no stem produced sound with SoundFonts {spec.soundfonts[job.split]}")
+    if varied:
+        audio = {i: apply_stem_timbre(wave, timbres[i], spec.sample_rate) for i, wave in audio.items()}
+        if room is not None:
+            audio = apply_room(audio, room, spec.sample_rate)
 
     # One gain for every stem; quantise the stems, then sum the integers, so mix == sum of stems exactly.
     mix = np.sum(list(audio.values()), axis=0)
@@ -250,6 +268,8 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
             "program_num": stem.program,
             "role": stem.role,
         }
+        if varied and i in stems_i16:
+            stems_meta[sid]["timbre"] = timbres[i].record()
     write_song_midi(song.stems, tempo_bpm=song.tempo_bpm, path=tmp / "all_src.mid")
     write_audio(tmp / "mix.flac", mix_i32.astype(np.int16), sample_rate=spec.sample_rate)
     metadata = {
@@ -278,6 +298,8 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
             "sample_rate": spec.sample_rate,
         },
     }
+    if varied:
+        metadata["jointist"]["room"] = room.record() if room is not None else None  # type: ignore[index]
     (tmp / "metadata.yaml").write_text(yaml.safe_dump(metadata, sort_keys=True))
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
