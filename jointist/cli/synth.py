@@ -35,7 +35,8 @@ def corpus_spec(cfg: DictConfig) -> CorpusSpec:
         unknown = sorted(set(settings) - known)
         if unknown:
             raise ValueError(f"unknown timbre setting(s) {', '.join(map(str, unknown))}; valid: {', '.join(sorted(known))}")
-        timbre = TimbreSpec(**settings)  # type: ignore[arg-type]
+        spec = TimbreSpec(**settings)  # type: ignore[arg-type]
+        timbre = spec if spec.splits else None  # no split varied: a corpus like one made before timbre variation
     return CorpusSpec(
         num_tracks=cfg.num_tracks,
         duration_s=float(cfg.duration_s),

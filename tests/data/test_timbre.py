@@ -143,3 +143,18 @@ def test_bad_timbre_settings_are_refused_by_name(tmp_path, monkeypatch, capsys):
                          "progress=false")
     assert status == 2 and "unknown timbre setting(s) loudness; valid:" in capsys.readouterr().out
     assert not (tmp_path / "c").exists()
+
+
+def test_the_command_varies_only_the_splits_it_is_told_to(tmp_path, monkeypatch):
+    from jointist.cli import synth
+    from tests.conftest import run_command
+
+    monkeypatch.chdir(tmp_path)
+    for name, extra in (("plain", []), ("varied", ["timbre.splits=[train]"])):
+        assert run_command(synth.main, f"root={tmp_path / name}", "num_tracks=1", "duration_s=3", "splits={train: 1.0}",
+                           "progress=false", "stats=false", *extra) == 0
+    assert "timbre" not in yaml.safe_load((tmp_path / "plain" / "corpus.yaml").read_text())  # off by default
+    assert yaml.safe_load((tmp_path / "varied" / "corpus.yaml").read_text())["timbre"]["splits"] == ["train"]
+    meta = yaml.safe_load((tmp_path / "varied" / "train" / "Track00001" / "metadata.yaml").read_text())
+    assert all("timbre" in stem for stem in meta["stems"].values() if stem["audio_rendered"])
+
