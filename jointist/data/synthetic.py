@@ -105,6 +105,10 @@ class CorpusSpec:
             raise ValueError(f"mix_peak must be in (0, 1), got {self.mix_peak}")
         if isinstance(self.timbre, Mapping):  # as read back from corpus.yaml
             object.__setattr__(self, "timbre", TimbreSpec(**self.timbre))
+        unknown_splits = sorted(set(self.timbre.splits) - set(self.splits)) if self.timbre is not None else []
+        if unknown_splits:
+            raise ValueError(f"timbre.splits names split(s) {', '.join(unknown_splits)} the corpus does not have "
+                             f"(its splits: {', '.join(self.splits)})")
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)

@@ -77,7 +77,8 @@ class TimbreSpec:
     room_wet: tuple[float, float] = (0.1, 0.5)  # the room's share of the dry sound's energy
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "splits", tuple(str(s) for s in self.splits))
+        splits = (self.splits,) if isinstance(self.splits, str) else self.splits
+        object.__setattr__(self, "splits", tuple(str(s) for s in splits))
         for name in ("controllers_p", "eq_p", "saturation_p", "room_p"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:

@@ -138,6 +138,9 @@ def test_bad_timbre_settings_are_refused_by_name(tmp_path, monkeypatch, capsys):
                             ({"attack": (10.0, -10.0)}, "timbre.attack"), ({"room_rt60_s": (0.0, 1.0)}, "room_rt60_s")]:
         with pytest.raises(ValueError, match=message):
             TimbreSpec(**kwargs)
+    assert TimbreSpec(splits="train").splits == ("train",)
+    with pytest.raises(ValueError, match="timbre.splits names split.s. trian the corpus does not have"):
+        CorpusSpec(num_tracks=2, duration_s=4.0, timbre=TimbreSpec(splits=("trian",)))
     monkeypatch.chdir(tmp_path)
     status = run_command(synth.main, f"root={tmp_path / 'c'}", "num_tracks=1", "duration_s=3", "+timbre.loudness=3",
                          "progress=false")
