@@ -89,7 +89,7 @@ PathLike = str | os.PathLike[str]
 
 INPUT_PEAK = 0.8
 """The peak ``|sample|`` a song is scaled to before any model hears it (None: as given).
-``jointist-synth`` scales every mixture so that its peak is 0.8 (``SynthSpec.mix_peak``), so the shipped
+``jointist-synth`` scales every mixture so that its peak is 0.8 (``CorpusSpec.mix_peak``), so the shipped
 models never heard another level, and their log-magnitude features move with the level: a song 20 dB
 quieter than that lost a third of its flat note F1 (README, "Input level"). One gain per song, from
 the peak of the whole recording, keeps its dynamics; stems are scaled back to the recording's level."""

@@ -397,11 +397,11 @@ def peak_amplitude(audio: Samples) -> float:
     array is scanned in blocks (no song-long temporary)."""
     if isinstance(audio, AudioFile):
         return float(audio.peak)
+    check = _SampleCheck("audio")
     flat = np.asarray(audio).reshape(-1)
-    peak = 0.0
     for first in range(0, flat.size, _CHECK_BLOCK):
-        peak = max(peak, float(np.max(np.abs(flat[first: first + _CHECK_BLOCK]))))
-    return peak
+        check.update(flat[first: first + _CHECK_BLOCK])
+    return check.peak
 
 
 def write_audio(

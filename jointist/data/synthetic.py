@@ -221,8 +221,9 @@ def render_track(spec: CorpusSpec, job: TrackJob, root: Path) -> TrackResult:
     song, fonts = compose_track(spec, job)
     renderer = _renderer(spec.sample_rate)
 
-    varied = spec.timbre is not None and job.split in spec.timbre.splits
-    timbres, room = draw_timbre(spec.timbre, spec.seed, job.number, len(song.stems)) if varied else ([], None)  # type: ignore[arg-type]
+    timbre = spec.timbre if spec.timbre is not None and job.split in spec.timbre.splits else None
+    varied = timbre is not None
+    timbres, room = draw_timbre(timbre, spec.seed, job.number, len(song.stems)) if timbre is not None else ([], None)
 
     audio: dict[int, np.ndarray] = {}
     used_font: dict[int, Path] = {}
