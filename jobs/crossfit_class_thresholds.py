@@ -14,8 +14,6 @@ Posteriorgrams are computed once per song with the model (true instruments) and 
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 
 def main() -> None:
@@ -31,36 +29,15 @@ def main() -> None:
 
     import dataclasses
 
-    import numpy as np
     import torch
 
-    from jointist.audio.io import load_audio
-    from jointist.data.slakh import load_index
-    from jointist.evaluation import SHARED_ONSET_GRID, split_score, tune_class_thresholds
-    from jointist.instruments import INSTRUMENTS
+    from jointist.evaluation import SHARED_ONSET_GRID, posteriorgrams_of_split, split_score, tune_class_thresholds
     from jointist.pipeline import Transcriber
 
     torch.set_num_threads(args.threads)
     transcriber = Transcriber(args.ckpt, progress=False)
     base = dataclasses.replace(transcriber.decode, class_thresholds=None)
-    cache = Path(args.cache) if args.cache else None
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-    songs = []
-    for track in load_index(args.corpus, args.split)[: args.max_tracks]:
-        ref = track.notes_by_class()
-        classes = sorted(ref)
-        stored = cache / f"{track.track_id}.npz" if cache is not None else None
-        if stored is not None and stored.exists():
-            z = np.load(stored)
-            onset, frame = z["onset"], z["frame"]
-        else:
-            onset, frame = transcriber.posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
-            if stored is not None:
-                tmp = stored.with_suffix(".tmp.npz")
-                np.savez_compressed(tmp, onset=onset, frame=frame, classes=np.array(classes))
-                os.replace(tmp, stored)
-        songs.append((track.track_id, ref, classes, onset, frame))
+    songs = posteriorgrams_of_split(transcriber, args.corpus, args.split, max_tracks=args.max_tracks, cache=args.cache)
     halves = [songs[0::2], songs[1::2]]
 
     def score(part: list, table: dict) -> float:

@@ -41,7 +41,7 @@ from jointist.results import Posteriorgram
 
 __all__ = [
     "ClassThresholdChoice", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split",
-    "evaluate_tracks", "recognition_reports", "recognize_split", "reference_stems", "split_score", "tune_class_thresholds",
+    "evaluate_tracks", "posteriorgrams_of_split", "recognition_reports", "recognize_split", "reference_stems", "split_score", "tune_class_thresholds",
     "tune_decode", "write_recognition_report", "write_report",
 ]
 
@@ -435,6 +435,47 @@ def tune_decode(
             log.info("%s: %s note F1 %.4f%s", label, objective, value, " (chosen)" if label == chosen else "")
         config = candidates[chosen]
     return dataclasses.asdict(config), scores
+
+
+def posteriorgrams_of_split(
+    transcriber: Transcriber, root: str | os.PathLike[str], split: str, *, max_tracks: int | None = None,
+    cache: str | os.PathLike[str] | None = None, progress: bool = False,
+) -> list[tuple[str, dict[int, NoteArray], list[int], np.ndarray, np.ndarray]]:
+    """Per song of a split, ``(id, reference notes by class, classes, onset codes, frame codes)``: the
+    uint8 (T, K, 88) posteriorgrams of ``transcriber`` told the song's true instruments, the input of
+    :func:`split_score` and :func:`tune_class_thresholds`. With ``cache`` (a folder), each song's
+    posteriorgrams are read from ``<id>.npz`` there, or computed and written atomically for later runs
+    (the cache belongs to one model: use one folder per model).
+
+    Raises:
+        ValueError: a cached file that cannot be read (it is named, and left in place).
+    """
+    from tqdm import tqdm
+
+    folder = Path(cache) if cache is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    songs = []
+    for track in tqdm(load_index(root, split)[:max_tracks], desc=f"posteriorgrams of {split}", unit="track",
+                      disable=not progress):
+        ref = track.notes_by_class()
+        classes = sorted(ref)
+        stored = folder / f"{track.track_id}.npz" if folder is not None else None
+        if stored is not None and stored.exists():
+            try:
+                with np.load(stored) as z:
+                    onset, frame = z["onset"], z["frame"]
+            except (OSError, ValueError, KeyError, EOFError) as err:
+                raise ValueError(f"{stored}: not a readable posteriorgram cache file ({err}); delete it to "
+                                 "compute it again") from err
+        else:
+            onset, frame = transcriber.posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
+            if stored is not None:
+                tmp = stored.with_suffix(".tmp.npz")
+                np.savez_compressed(tmp, onset=onset, frame=frame, classes=np.array(classes))
+                os.replace(tmp, stored)
+        songs.append((track.track_id, ref, classes, onset, frame))
+    return songs
 
 
 def split_score(

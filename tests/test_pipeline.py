@@ -253,3 +253,24 @@ def test_evaluation_on_a_split_scores_what_the_transcriber_returns(tmp_path):
     paths = write_report(everything, tmp_path / "eval")
     assert json.loads(paths["json"].read_text())["pieces"] == 1
     assert "multi-instrument" in paths["markdown"].read_text() and paths["chart"].stat().st_size > 1000
+
+
+def test_a_splits_posteriorgrams_are_cached_per_song_and_read_back_unchanged(tiny_model_file, shared_mini_corpus, tmp_path):
+    from jointist.evaluation import posteriorgrams_of_split, split_score
+    from jointist.postprocess import DecodeConfig
+
+    transcriber = Transcriber(tiny_model_file, progress=False)
+    cache = tmp_path / "cache"
+    first = posteriorgrams_of_split(transcriber, shared_mini_corpus, "train", cache=cache)
+    assert [song[0] for song in first] == ["Track00001", "Track00002"]
+    assert sorted(p.name for p in cache.iterdir()) == ["Track00001.npz", "Track00002.npz"]  # no temporary left
+    tid, ref, classes, onset, frame = first[0]
+    assert classes == sorted(ref) and onset.dtype == np.uint8 and onset.shape == frame.shape == (301, len(classes), 88)
+    again = posteriorgrams_of_split(Transcriber(tiny_model_file, progress=False), shared_mini_corpus, "train", cache=cache,
+                                    max_tracks=1)
+    assert len(again) == 1 and np.array_equal(again[0][3], onset) and np.array_equal(again[0][4], frame)
+    (cache / "Track00001.npz").write_bytes(b"")  # the cache is what is read: a song's file stands for its model
+    with pytest.raises(ValueError, match="Track00001.npz: not a readable posteriorgram cache file"):
+        posteriorgrams_of_split(transcriber, shared_mini_corpus, "train", cache=cache)
+    fresh = posteriorgrams_of_split(transcriber, shared_mini_corpus, "train")
+    assert split_score(fresh, DecodeConfig(), "balanced") == split_score(first, DecodeConfig(), "balanced")
