@@ -50,11 +50,8 @@ def main() -> None:
 
     import torch
 
-    from jointist.evaluation import posteriorgrams_of_split, split_score
-    from jointist.metrics import evaluate_piece, summarise
+    from jointist.evaluation import posteriorgrams_of_split, split_report, split_score
     from jointist.pipeline import Transcriber
-    from jointist.postprocess import decode_tracks
-    from jointist.results import Posteriorgram
 
     torch.set_num_threads(1)
     start = time.time()
@@ -78,8 +75,7 @@ def main() -> None:
         return [(tid, ref, classes, onset, _refine(model, onset, frame, classes)) for tid, ref, classes, onset, frame in cached]
 
     def line(cached: list, config) -> str:
-        rep = summarise([evaluate_piece(tid, ref, decode_tracks(on, fr, classes, config=config, scale=Posteriorgram.SCALE),
-                                        velocity=False) for tid, ref, classes, on, fr in cached])
+        rep = split_report(cached, config)
         return (f"flat {rep.flat['onset']:.3f} / {rep.flat['offset']:.3f}, instrument-wise {rep.instrumentwise['onset']:.3f}, "
                 f"multi-instrument {rep.multi_instrument['onset']:.3f} / {rep.multi_instrument['offset']:.3f}")
 
@@ -215,8 +211,7 @@ def _bridging(cached, config) -> None:
     import numpy as np
     from scipy.ndimage import binary_closing, median_filter
 
-    from jointist.metrics import evaluate_piece, summarise
-    from jointist.postprocess import decode_tracks
+    from jointist.evaluation import split_report
     from jointist.results import Posteriorgram
 
     def bridged(frame, classes, kind: str, g: int):
@@ -234,9 +229,9 @@ def _bridging(cached, config) -> None:
     print(f"gap bridging on {len(cached)} songs (flat onset+offset / multi-instrument onset+offset):")
     for kind, sizes in (("none", (0,)), ("closing", (2, 4, 8)), ("median", (3, 5, 9))):
         for g in sizes:
-            rep = summarise([evaluate_piece(tid, ref, decode_tracks(on, fr if kind == "none" else bridged(fr, classes, kind, g),
-                                                                    classes, config=config, scale=Posteriorgram.SCALE),
-                                            velocity=False) for tid, ref, classes, on, fr in cached])
+            songs = cached if kind == "none" else [(tid, ref, classes, on, bridged(fr, classes, kind, g))
+                                                   for tid, ref, classes, on, fr in cached]
+            rep = split_report(songs, config)
             print(f"  {kind} {g}: {rep.flat['offset']:.3f} / {rep.multi_instrument['offset']:.3f}", flush=True)
 
 

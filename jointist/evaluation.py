@@ -41,8 +41,8 @@ from jointist.results import Posteriorgram
 
 __all__ = [
     "ClassThresholdChoice", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split",
-    "evaluate_tracks", "posteriorgrams_of_split", "recognition_reports", "recognize_split", "reference_stems", "split_score", "tune_class_thresholds",
-    "tune_decode", "write_recognition_report", "write_report",
+    "evaluate_tracks", "posteriorgrams_of_split", "recognition_reports", "recognize_split", "reference_stems",
+    "split_report", "split_score", "tune_class_thresholds", "tune_decode", "write_recognition_report", "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -395,15 +395,7 @@ def tune_decode(
 
     if objective not in TUNE_OBJECTIVES:
         raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
-    from tqdm import tqdm
-
-    tracks = load_index(root, split)[:max_tracks]
-    cached = []
-    for track in tqdm(tracks, desc=f"posteriorgrams of {split}", unit="track", disable=not progress):
-        ref = track.notes_by_class()
-        classes = sorted(ref)
-        onset, frame = transcriber.posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
-        cached.append((track.track_id, ref, classes, onset, frame))
+    cached = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, progress=progress)
     base = dataclasses.replace(transcriber.decode, class_thresholds=None)
     scores: dict[tuple[float, float, float], float] = {}
     grids = (onset_grid, frame_grid, shared_onset_grid) if shared else (
@@ -478,15 +470,23 @@ def posteriorgrams_of_split(
     return songs
 
 
+def split_report(
+    cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]], config: DecodeConfig,
+) -> TranscriptionReport:
+    """The note F1 report of the songs of ``cached`` (uint8 posteriorgrams, see
+    :func:`posteriorgrams_of_split`) decoded with ``config``."""
+    return summarise([
+        evaluate_piece(tid, ref, decode_tracks(onset, frame, list(classes), config=config, scale=Posteriorgram.SCALE),
+                       velocity=False)
+        for tid, ref, classes, onset, frame in cached])
+
+
 def split_score(
     cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]], config: DecodeConfig,
     objective: str,
 ) -> float:
     """:func:`tune_score` of the songs of ``cached`` (uint8 posteriorgrams) decoded with ``config``."""
-    return tune_score(summarise([
-        evaluate_piece(tid, ref, decode_tracks(onset, frame, list(classes), config=config, scale=Posteriorgram.SCALE),
-                       velocity=False)
-        for tid, ref, classes, onset, frame in cached]), objective)
+    return tune_score(split_report(cached, config), objective)
 
 
 @dataclass(frozen=True)
