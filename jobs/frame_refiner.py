@@ -72,7 +72,7 @@ def main() -> None:
         torch.save(model.state_dict(), args.save)
 
     def refined(cached: list) -> list:
-        return [(tid, ref, classes, onset, _refine(model, onset, frame, classes)) for tid, ref, classes, onset, frame in cached]
+        return [(tid, ref, classes, onset, _refine(model, onset, frame, classes)) for tid, ref, classes, onset, frame, *_ in cached]
 
     def line(cached: list, config) -> str:
         rep = split_report(cached, config)
@@ -130,7 +130,7 @@ def _sequences(cached):
     from jointist.data.targets import class_rolls
 
     xs, ys, cs = [], [], []
-    for _, ref, classes, onset, frame in cached:
+    for _, ref, classes, onset, frame, *_ in cached:
         x, where = _features(onset, frame, classes)
         if not where:
             continue
@@ -230,54 +230,15 @@ def _bridging(cached, config) -> None:
     for kind, sizes in (("none", (0,)), ("closing", (2, 4, 8)), ("median", (3, 5, 9))):
         for g in sizes:
             songs = cached if kind == "none" else [(tid, ref, classes, on, bridged(fr, classes, kind, g))
-                                                   for tid, ref, classes, on, fr in cached]
+                                                   for tid, ref, classes, on, fr, *_ in cached]
             rep = split_report(songs, config)
             print(f"  {kind} {g}: {rep.flat['offset']:.3f} / {rep.multi_instrument['offset']:.3f}", flush=True)
 
 
 def _offset_table(label: str, cached, config) -> None:
-    """For the notes whose onset matches (mir_eval, 50 ms), the share whose offset is within tolerance,
-    early or late, over all pitched instruments and for the eight with the most notes."""
-    import mir_eval
-    import numpy as np
+    from jointist.evaluation import offset_error_table
 
-    from jointist.instruments import DRUMS, INSTRUMENTS
-    from jointist.postprocess import decode_tracks
-    from jointist.results import Posteriorgram
-
-    errors: dict[int, list[tuple[float, float]]] = {}
-    causes: dict[str, int] = {}
-    for _, ref, classes, onset, frame in cached:
-        est = decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE)
-        for c, r in ref.items():
-            e = est.get(c)
-            if c == DRUMS.index or e is None or not len(r) or not len(e):
-                continue
-            ri, ei = np.stack([r.onset_s, r.offset_s], 1), np.stack([e.onset_s, e.offset_s], 1)
-            pairs = mir_eval.transcription.match_notes(ri, mir_eval.util.midi_to_hz(r.pitch.astype(float)), ei,
-                                                       mir_eval.util.midi_to_hz(e.pitch.astype(float)), offset_ratio=None)
-            for i, j in pairs:
-                err, tol = ei[j, 1] - ri[i, 1], max(0.05, 0.2 * (ri[i, 1] - ri[i, 0]))
-                errors.setdefault(c, []).append((err, tol))
-                if err < -tol:  # why it ended early: a second onset of its key, or the frame roll falling
-                    same = e.pitch == e.pitch[j]
-                    if (same & (np.abs(e.onset_s - ei[j, 1]) < 0.011)).any():
-                        cause = "at a second onset inside the note"
-                    elif (same & (e.onset_s > ei[j, 1]) & (e.onset_s < ri[i, 1])).any():
-                        cause = "frame roll fell, a new note starts before the true end"
-                    else:
-                        cause = "frame roll fell, the key stays quiet"
-                    causes[cause] = causes.get(cause, 0) + 1
-
-    def shares(values) -> str:
-        err, tol = np.array(values).T
-        return (f"{len(err):6d} {np.mean(np.abs(err) <= tol):.3f} {np.mean(err < -tol):.3f} {np.mean(err > tol):.3f}")
-
-    print(f"offsets of onset-matched notes, {label}: notes, within tolerance, early, late")
-    print(f"  {'all pitched':16s} {shares([v for values in errors.values() for v in values])}")
-    for c in sorted(errors, key=lambda c: -len(errors[c]))[:8]:
-        print(f"  {INSTRUMENTS[c].name:16s} {shares(errors[c])}")
-    print("  early ends: " + ", ".join(f"{cause} {n}" for cause, n in sorted(causes.items(), key=lambda kv: -kv[1])))
+    print(offset_error_table(label, cached, config))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 
 from jointist.atomic import atomic_write_text
 from jointist.audio.io import load_audio
-from jointist.constants import SAMPLE_RATE
+from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, SAMPLE_RATE
 from jointist.data.slakh import TrackInfo, load_index
 from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES, parse_instruments
 from jointist.metrics import (
@@ -40,8 +40,8 @@ from jointist.recognition_calibration import SongDecision
 from jointist.results import Posteriorgram
 
 __all__ = [
-    "ClassThresholdChoice", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer", "evaluate_split",
-    "evaluate_tracks", "posteriorgrams_of_split", "recognition_reports", "recognize_split", "reference_stems",
+    "ClassThresholdChoice", "OffsetErrors", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer",
+    "evaluate_split", "evaluate_tracks", "offset_error_table", "offset_errors", "posteriorgrams_of_split", "recognition_reports", "recognize_split", "reference_stems",
     "split_report", "split_score", "tune_class_thresholds", "tune_decode", "write_recognition_report", "write_report",
 ]
 
@@ -347,6 +347,8 @@ def write_recognition_report(reports: dict[str, RecognitionReport], out_dir: str
 ONSET_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
 FRAME_GRID = (0.1, 0.2, 0.3, 0.4, 0.5)
 SHARED_ONSET_GRID = (0.0, 0.5, 0.8, 1.0)
+OFFSET_GRID: tuple[float | None, ...] = (None, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+"""Offset thresholds tried for a model with an offset head (None: offsets ignored)."""
 TUNE_OBJECTIVES = ("balanced", "piecewise")
 
 
@@ -371,21 +373,26 @@ def tune_decode(
     onset_grid: tuple[float, ...] = ONSET_GRID,
     frame_grid: tuple[float, ...] = FRAME_GRID,
     shared_onset_grid: tuple[float, ...] = SHARED_ONSET_GRID,
+    offset_grid: tuple[float | None, ...] = OFFSET_GRID,
     objective: str = "balanced",
     per_class: bool = False,
     shared: bool = True,
     min_pieces: int = 5,
     progress: bool = True,
     choices: dict[str, ClassThresholdChoice] | None = None,
+    cache: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, Any], dict[tuple[float, float, float], float]]:
     """Onset and frame thresholds and the shared-onset ratio (see
     :func:`~jointist.postprocess.suppress_shared_onsets`) that maximise :func:`tune_score` (true
     instruments) on a split; with ``per_class``, then each instrument's own thresholds and ratio
     (:func:`tune_class_thresholds`, for instruments in at least ``min_pieces`` songs; ``choices`` is
     filled with what it chose per instrument). ``shared=False`` keeps the model's shared settings
-    and tunes only per instrument (the grids then apply to the instruments alone).
+    and tunes only per instrument (the grids then apply to the instruments alone). For a model with
+    an offset head, the offset threshold (``offset_grid``) is chosen next, jointly with the shared
+    frame threshold (with ``shared=False``, alone), before the per-instrument settings.
 
-    Posteriorgrams are computed once per track; only the note decoding is repeated per grid point.
+    Posteriorgrams are computed once per track (or read from ``cache``, see
+    :func:`posteriorgrams_of_split`); only the note decoding is repeated per grid point.
     Use the validation split: thresholds chosen on the test split would flatter the test numbers.
 
     Returns:
@@ -395,7 +402,7 @@ def tune_decode(
 
     if objective not in TUNE_OBJECTIVES:
         raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
-    cached = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, progress=progress)
+    cached = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, progress=progress, cache=cache)
     base = dataclasses.replace(transcriber.decode, class_thresholds=None)
     scores: dict[tuple[float, float, float], float] = {}
     grids = (onset_grid, frame_grid, shared_onset_grid) if shared else (
@@ -407,6 +414,14 @@ def tune_decode(
                 scores[(on_t, fr_t, ratio)] = split_score(cached, config, objective)
     best = max(scores, key=lambda k: scores[k])
     config = dataclasses.replace(base, onset_threshold=best[0], frame_threshold=best[1], shared_onset_ratio=best[2])
+    if any(_offsets_of(song) is not None for song in cached):
+        with_offsets = {(fr_t, off_t): split_score(cached, dataclasses.replace(config, frame_threshold=fr_t,
+                                                                                offset_threshold=off_t), objective)
+                        for fr_t in (frame_grid if shared else (config.frame_threshold,)) for off_t in offset_grid}
+        fr_t, off_t = max(with_offsets, key=lambda k: with_offsets[k])
+        for (f, o), value in sorted(with_offsets.items(), key=lambda item: (item[0][0], item[0][1] or 0.0)):
+            log.info("frame threshold %.2f, offset threshold %s: %s note F1 %.4f", f, o, objective, value)
+        config = dataclasses.replace(config, frame_threshold=fr_t, offset_threshold=off_t)
     if per_class:
         # two tables: thresholds only (the shared ratio), and thresholds with each instrument's own ratio. Each
         # instrument was scored with the others at the shared settings, not at their own, so the split's
@@ -432,10 +447,11 @@ def tune_decode(
 def posteriorgrams_of_split(
     transcriber: Transcriber, root: str | os.PathLike[str], split: str, *, max_tracks: int | None = None,
     cache: str | os.PathLike[str] | None = None, progress: bool = False,
-) -> list[tuple[str, dict[int, NoteArray], list[int], np.ndarray, np.ndarray]]:
-    """Per song of a split, ``(id, reference notes by class, classes, onset codes, frame codes)``: the
-    uint8 (T, K, 88) posteriorgrams of ``transcriber`` told the song's true instruments, the input of
-    :func:`split_score` and :func:`tune_class_thresholds`. With ``cache`` (a folder), each song's
+) -> list[tuple[str, dict[int, NoteArray], list[int], np.ndarray, np.ndarray, np.ndarray | None]]:
+    """Per song of a split, ``(id, reference notes by class, classes, onset codes, frame codes, offset
+    codes or None)``: the uint8 (T, K, 88) posteriorgrams of ``transcriber`` told the song's true
+    instruments (offsets from a model with an offset head), the input of :func:`split_score` and
+    :func:`tune_class_thresholds` (which also take songs without the last item). With ``cache`` (a folder), each song's
     posteriorgrams are read from ``<id>.npz`` there, or computed and written atomically for later runs
     (the cache belongs to one model: use one folder per model).
 
@@ -457,36 +473,118 @@ def posteriorgrams_of_split(
             try:
                 with np.load(stored) as z:
                     onset, frame = z["onset"], z["frame"]
+                    offsets = z["offset"] if "offset" in z.files else None
             except (OSError, ValueError, KeyError, EOFError) as err:
                 raise ValueError(f"{stored}: not a readable posteriorgram cache file ({err}); delete it to "
                                  "compute it again") from err
         else:
-            onset, frame = transcriber.posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
+            out = transcriber.all_posteriorgrams(load_audio(track.mix_path), [INSTRUMENTS[c] for c in classes])
+            onset, frame, offsets = out["onset"], out["frame"], out.get("offset")
             if stored is not None:
                 tmp = stored.with_suffix(".tmp.npz")
-                np.savez_compressed(tmp, onset=onset, frame=frame, classes=np.array(classes))
+                arrays: dict[str, np.ndarray] = {"onset": onset, "frame": frame, "classes": np.array(classes)}
+                if offsets is not None:
+                    arrays["offset"] = offsets
+                np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
                 os.replace(tmp, stored)
-        songs.append((track.track_id, ref, classes, onset, frame))
+        songs.append((track.track_id, ref, classes, onset, frame, offsets))
     return songs
 
 
-def split_report(
-    cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]], config: DecodeConfig,
-) -> TranscriptionReport:
+CachedSongs = Sequence[tuple[Any, ...]]
+"""Songs of :func:`posteriorgrams_of_split`: ``(id, reference notes by class, classes, onset codes,
+frame codes[, offset codes or None])``."""
+
+
+def _offsets_of(song: tuple[Any, ...]) -> np.ndarray | None:
+    """The offset codes of a cached song, None for a model without an offset head (or a 5-tuple)."""
+    return song[5] if len(song) > 5 else None
+
+
+def split_report(cached: CachedSongs, config: DecodeConfig) -> TranscriptionReport:
     """The note F1 report of the songs of ``cached`` (uint8 posteriorgrams, see
     :func:`posteriorgrams_of_split`) decoded with ``config``."""
     return summarise([
-        evaluate_piece(tid, ref, decode_tracks(onset, frame, list(classes), config=config, scale=Posteriorgram.SCALE),
+        evaluate_piece(song[0], song[1], decode_tracks(song[3], song[4], list(song[2]), config=config,
+                                                       scale=Posteriorgram.SCALE, offsets=_offsets_of(song)),
                        velocity=False)
-        for tid, ref, classes, onset, frame in cached])
+        for song in cached])
 
 
-def split_score(
-    cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]], config: DecodeConfig,
-    objective: str,
-) -> float:
+def split_score(cached: CachedSongs, config: DecodeConfig, objective: str) -> float:
     """:func:`tune_score` of the songs of ``cached`` (uint8 posteriorgrams) decoded with ``config``."""
     return tune_score(split_report(cached, config), objective)
+
+
+@dataclass(frozen=True)
+class OffsetErrors:
+    """Where the decoded notes of a split end, against their references (:func:`offset_errors`)."""
+
+    errors: dict[int, np.ndarray]  # class -> (n, 2): offset error (s, estimate - reference) and tolerance per note
+    causes: dict[str, int]  # why the early ones ended -> count
+
+    def shares(self, classes: Sequence[int] | None = None) -> tuple[int, float, float, float]:
+        """(notes, share within tolerance, early, late) over ``classes`` (None: every pitched class)."""
+        parts = [self.errors[c] for c in (self.errors if classes is None else classes) if c in self.errors]
+        if not parts:
+            return 0, float("nan"), float("nan"), float("nan")
+        err, tol = np.concatenate(parts).T
+        return len(err), float(np.mean(np.abs(err) <= tol)), float(np.mean(err < -tol)), float(np.mean(err > tol))
+
+
+def offset_errors(cached: CachedSongs, config: DecodeConfig) -> OffsetErrors:
+    """For the notes whose onset matches (mir_eval, 50 ms), how far their offsets are from the reference
+    against mir_eval's tolerance (50 ms or 20% of the note), per pitched class, and why the early ones
+    ended: at an offset peak (a model with an offset head), at a second onset of the key inside the
+    note, or where the frame roll fell (with the key quiet after, or a new note starting before the
+    true end)."""
+    import mir_eval
+
+    errors: dict[int, list[tuple[float, float]]] = {}
+    causes: dict[str, int] = {}
+    for song in cached:
+        ref, classes, onset, frame, offsets = song[1], list(song[2]), song[3], song[4], _offsets_of(song)
+        est = decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE, offsets=offsets)
+        for c, r in ref.items():
+            e = est.get(c)
+            if c == DRUMS.index or e is None or not len(r) or not len(e):
+                continue
+            ri, ei = np.stack([r.onset_s, r.offset_s], 1), np.stack([e.onset_s, e.offset_s], 1)
+            pairs = mir_eval.transcription.match_notes(ri, mir_eval.util.midi_to_hz(r.pitch.astype(float)), ei,
+                                                       mir_eval.util.midi_to_hz(e.pitch.astype(float)), offset_ratio=None)
+            threshold = config.for_class(c).offset_threshold
+            for i, j in pairs:
+                err, tol = ei[j, 1] - ri[i, 1], max(0.05, 0.2 * (ri[i, 1] - ri[i, 0]))
+                errors.setdefault(c, []).append((err, tol))
+                if err >= -tol:
+                    continue
+                same = e.pitch == e.pitch[j]
+                cell = (int(round(ei[j, 1] * FRAMES_PER_SECOND)), classes.index(c), int(e.pitch[j]) - MIN_MIDI)
+                if offsets is not None and threshold and cell[0] < len(offsets) \
+                        and offsets[cell] >= threshold * Posteriorgram.SCALE:
+                    cause = "at an offset peak"
+                elif (same & (np.abs(e.onset_s - ei[j, 1]) < 0.011)).any():
+                    cause = "at a second onset inside the note"
+                elif (same & (e.onset_s > ei[j, 1]) & (e.onset_s < ri[i, 1])).any():
+                    cause = "frame roll fell, a new note starts before the true end"
+                else:
+                    cause = "frame roll fell, the key stays quiet"
+                causes[cause] = causes.get(cause, 0) + 1
+    return OffsetErrors({c: np.array(v) for c, v in errors.items()}, causes)
+
+
+def offset_error_table(label: str, cached: CachedSongs, config: DecodeConfig, *, top: int = 8) -> str:
+    """:func:`offset_errors` as text: all pitched classes, then the ``top`` classes with the most notes."""
+    found = offset_errors(cached, config)
+
+    def row(name: str, classes: Sequence[int] | None) -> str:
+        n, right, early, late = found.shares(classes)
+        return f"  {name:16s} {n:6d} {right:.3f} {early:.3f} {late:.3f}"
+
+    lines = [f"offsets of onset-matched notes, {label}: notes, within tolerance, early, late", row("all pitched", None)]
+    lines += [row(INSTRUMENTS[c].name, [c]) for c in sorted(found.errors, key=lambda c: -len(found.errors[c]))[:top]]
+    lines.append("  early ends: " + ", ".join(f"{cause} {n}" for cause, n in sorted(found.causes.items(), key=lambda kv: -kv[1])))
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -502,7 +600,7 @@ class ClassThresholdChoice:
 
 
 def tune_class_thresholds(
-    cached: Sequence[tuple[str, Mapping[int, NoteArray], Sequence[int], np.ndarray, np.ndarray]],
+    cached: CachedSongs,
     config: DecodeConfig,
     *,
     onset_grid: tuple[float, ...] = ONSET_GRID,
@@ -549,9 +647,10 @@ def tune_class_thresholds(
 
     # every song at the shared settings: each instrument's notes, and the scores the objective sums
     songs = []
-    for _, ref, classes, onset, frame in cached:
+    for song in cached:
+        ref, classes, onset, frame = song[1:5]
         scale = Posteriorgram.SCALE if np.asarray(onset).dtype == np.uint8 else 1.0
-        est = decode_tracks(onset, frame, list(classes), config=config, scale=scale)
+        est = decode_tracks(onset, frame, list(classes), config=config, scale=scale, offsets=_offsets_of(song))
         songs.append((ref, est, match_counts(merge_pitched(ref), merge_pitched(est), with_offset=False)))
     flat_songs = [flat for _, _, flat in songs if not flat.empty]
     flat_sum = sum(flat.f1 for flat in flat_songs)
@@ -569,25 +668,27 @@ def tune_class_thresholds(
     instrument_sum = sum(class_means.values())
 
     counts_per_class: dict[int, int] = {}
-    for _, _, classes, _, _ in cached:
-        for c in classes:
+    for song in cached:
+        for c in song[2]:
             counts_per_class[int(c)] = counts_per_class.get(int(c), 0) + 1
     tuned = [c for c, n in sorted(counts_per_class.items()) if n >= min_pieces]
     score: dict[int, dict[tuple[float, float, float], float]] = {c: {} for c in tuned}
     steps = tqdm(total=len(tuned) * len(ratios), desc="per-instrument thresholds", unit="instrument",
                  disable=not progress)
     for ratio in ratios:
-        # per instrument and song: (song index, onset codes with the suppressed cells zeroed, frame codes)
-        per_class: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {c: [] for c in tuned}
-        for i, (_, _, classes, onset, frame) in enumerate(cached):
-            onset, frame = np.asarray(onset), np.asarray(frame)
+        # per instrument and song: (song index, onset codes with the suppressed cells zeroed, frame codes,
+        # offset codes or None)
+        per_class: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = {c: [] for c in tuned}
+        for i, song in enumerate(cached):
+            classes, offsets = song[2], _offsets_of(song)
+            onset, frame = np.asarray(song[3]), np.asarray(song[4])
             scale = Posteriorgram.SCALE if onset.dtype == np.uint8 else 1.0
             pitched = np.array([c != DRUMS.index for c in classes])
             kept = suppress_shared_onsets(onset.astype(np.float32) / scale, ratio, pitched=pitched) > 0
             onset = np.where(kept, onset, np.zeros((), onset.dtype))
             for k, c in enumerate(classes):
                 if int(c) in per_class:
-                    per_class[int(c)].append((i, onset[:, k], frame[:, k]))
+                    per_class[int(c)].append((i, onset[:, k], frame[:, k], None if offsets is None else offsets[:, k]))
         for c in tuned:
             steps.update()
             drum = c == DRUMS.index
@@ -596,17 +697,18 @@ def tune_class_thresholds(
             items = per_class[c]
             scale = Posteriorgram.SCALE if items[0][1].dtype == np.uint8 else 1.0
             # the shared settings' contribution of this instrument, replaced by each candidate's
-            base_pooled = sum((pooled_of.get((i, c), Counts()) for i, _, _ in items), Counts())
-            others = {i: merge_pitched({k: n for k, n in songs[i][1].items() if k != c}) for i, _, _ in items}
+            base_pooled = sum((pooled_of.get((i, c), Counts()) for i, *_ in items), Counts())
+            others = {i: merge_pitched({k: n for k, n in songs[i][1].items() if k != c}) for i, *_ in items}
             grid = {shared[:2], *((on, shared[1] if drum else fr) for on in onset_grid for fr in frame_grid)}
             for on_t, fr_t in sorted(grid):
                 setting = dataclasses.replace(config, onset_threshold=on_t, frame_threshold=fr_t)
                 own_f1, own_pooled, flat_change = [], Counts(), 0.0
-                for i, onset, frame in items:
+                for i, onset, frame, offsets in items:
                     ref, _, flat = songs[i]
                     r = ref.get(c, NoteArray.empty())
                     mine = decode_notes(onset.astype(np.float32) / scale, frame.astype(np.float32) / scale,
-                                        is_drum=drum, config=setting)
+                                        is_drum=drum, config=setting,
+                                        offsets=None if offsets is None else offsets.astype(np.float32) / scale)
                     counts = match_counts(r, mine, with_offset=False)
                     if len(r):
                         own_f1.append(counts.f1)

@@ -199,7 +199,8 @@ class _InstrumentStage:
 
 class TranscribeStage(_InstrumentStage):
     """The conditioned transcriber for a fixed list of instrument classes: ``onset`` and ``frame``
-    probabilities (batch, time, K, 88), and ``velocity`` (velocity / 127) from a model with a velocity head.
+    probabilities (batch, time, K, 88), ``velocity`` (velocity / 127) from a model with a velocity head,
+    and ``offset`` probabilities from a model with an offset head.
 
     The shared features are computed once per window; the heads run ``instruments_per_pass``
     instruments at a time from them, which bounds memory for ``instruments="all"``.
@@ -213,7 +214,7 @@ class TranscribeStage(_InstrumentStage):
         self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
     ) -> dict[str, StageOutput]:
         features = self.model.features(audio)
-        parts: dict[str, list[torch.Tensor]] = {"onset": [], "frame": [], "velocity": []}
+        parts: dict[str, list[torch.Tensor]] = {"onset": [], "frame": [], "velocity": [], "offset": []}
         for _, group in self.groups(len(audio), audio.device):
             out = self.model.heads(features, group)
             parts["onset"].append(torch.sigmoid(out.onset))
@@ -221,6 +222,9 @@ class TranscribeStage(_InstrumentStage):
             velocity = getattr(out, "velocity", None)
             if velocity is not None:
                 parts["velocity"].append(torch.sigmoid(velocity))
+            offset = getattr(out, "offset", None)
+            if offset is not None:
+                parts["offset"].append(torch.sigmoid(offset))
         # (batch, K, time, 88) -> time first
         return {name: StageOutput(torch.cat(value, dim=1).permute(0, 2, 1, 3), "frames")
                 for name, value in parts.items() if value}
@@ -614,7 +618,7 @@ class Pipeline(abc.ABC):
             for name, pool in pools.items():
                 pool.push(block[name])
             if decoder is not None:
-                decoder.push(block["onset"], block["frame"], block.get("velocity"))
+                decoder.push(block["onset"], block["frame"], block.get("velocity"), block.get("offset"))
 
         writer = None
         if stems_dir is not None:
@@ -756,10 +760,15 @@ class Transcriber(Pipeline):
 
     def posteriorgrams(self, audio: Samples, instruments: Sequence[Instrument]) -> tuple[np.ndarray, np.ndarray]:
         """Song-long onset and frame probabilities as uint8 codes, (frames, K, 88) each."""
-        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
-        out = run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
-                         progress=self.progress, desc="transcribing", gain=input_gain(audio, self.input_peak))
+        out = self.all_posteriorgrams(audio, instruments)
         return out["onset"], out["frame"]
+
+    def all_posteriorgrams(self, audio: Samples, instruments: Sequence[Instrument]) -> dict[str, np.ndarray]:
+        """Every song-long output of the model as uint8 codes, (frames, K, 88) each: ``onset`` and
+        ``frame``, and ``velocity`` and ``offset`` from a model with those heads."""
+        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
+        return run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
+                          progress=self.progress, desc="transcribing", gain=input_gain(audio, self.input_peak))
 
     def transcribe_audio(
         self,

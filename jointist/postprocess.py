@@ -8,7 +8,9 @@ Note decoding (onsets-and-frames style), per pitch:
    (a run of frames above the threshold yields one onset, at its peak);
 2. the note sounds from the onset frame while the frame probability stays >= ``frame_threshold``
    (the onset frame and the ``onset_frames`` after it count as sounding, since frame activations
-   often lag the onset), and stops at the next onset of the same pitch;
+   often lag the onset), and stops at the next onset of the same pitch; from a model with an offset
+   head and with ``offset_threshold`` set, it also stops at the first offset peak (a local maximum
+   >= the threshold) after those frames: the note ends at that frame;
 3. notes shorter than ``min_note_s`` are dropped. Times are frame indices / frames per second (frame
    ``k`` is centred at ``k / fps``), the rule of :mod:`jointist.data.targets`.
 Drums keep onsets only; each hit gets a fixed ``drum_note_s`` duration.
@@ -45,6 +47,10 @@ class DecodeConfig:
     onset_frames: int = 1
     drum_note_s: float = 0.1
     velocity: int = 100
+    offset_threshold: float | None = None
+    """With the offset probabilities of a model with an offset head, a note also ends at the first
+    frame after its onset frames whose offset probability is a local maximum >= this; None or 0 ignores
+    offsets (and a model without the head has none)."""
     shared_onset_ratio: float = 0.0
     """Across pitched instruments decoded together, an onset whose probability is below this share of
     the strongest instrument's onset at the same key (within one frame) is dropped: 1 lets only the
@@ -70,6 +76,9 @@ class DecodeConfig:
                            ("shared_onset_ratio", "a share of the strongest onset")):
             if not 0.0 <= self._number(name) <= 1.0:
                 raise DecodeConfigError(f"decode.{name} must be in [0, 1] ({what}), got {getattr(self, name)}")
+        if self.offset_threshold is not None and not 0.0 <= self._number("offset_threshold") <= 1.0:
+            raise DecodeConfigError("decode.offset_threshold must be in [0, 1] (a probability; 0 or null: offsets "
+                                    f"ignored), got {self.offset_threshold}")
         for name in ("min_note_s", "drum_note_s"):
             value = self._number(name)
             if not (np.isfinite(value) and value >= 0.0):
@@ -170,6 +179,7 @@ class NoteTracker:
         self._onset = np.zeros((0, N_PITCHES), np.float32)  # buffered frames, from song frame self._start on
         self._frame = np.zeros((0, N_PITCHES), np.float32)
         self._velocity: np.ndarray | None = None
+        self._offset: np.ndarray | None = None
         self._start = 0
         self._settled = 0  # frames before this one are decoded
         self._received = 0
@@ -180,15 +190,19 @@ class NoteTracker:
         self._notes = tuple(array("q") for _ in range(4))
         self._drum_hits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (frames, keys, velocities)
 
-    def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None) -> None:
-        """The next frames: onset and frame probabilities (n, 88), and the velocity roll (velocity / 127,
-        (n, 88)) if the model has a velocity head (then on every push)."""
+    def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None,
+             offsets: np.ndarray | None = None) -> None:
+        """The next frames: onset and frame probabilities (n, 88), the velocity roll (velocity / 127,
+        (n, 88)) if the model has a velocity head, and the offset probabilities (n, 88) if it has an
+        offset head (each then on every push)."""
         onset = np.asarray(onset, dtype=np.float32)
         frame = np.asarray(frame, dtype=np.float32)
         if onset.shape != frame.shape or onset.ndim != 2 or onset.shape[1] != N_PITCHES:
             raise ValueError(f"onset and frame must both be (time, {N_PITCHES}), got {onset.shape} and {frame.shape}")
         if (velocity is None) != (self._velocity is None) and self._received:
             raise ValueError("velocity must be given with every block or with none")
+        if (offsets is None) != (self._offset is None) and self._received:
+            raise ValueError("offsets must be given with every block or with none")
         self._onset = np.concatenate([self._onset, onset])
         self._frame = np.concatenate([self._frame, frame])
         if velocity is not None:
@@ -196,6 +210,11 @@ class NoteTracker:
             if velocity.shape != onset.shape:
                 raise ValueError(f"velocity must be {onset.shape} like onset, got {velocity.shape}")
             self._velocity = velocity if self._velocity is None else np.concatenate([self._velocity, velocity])
+        if offsets is not None:
+            offsets = np.asarray(offsets, dtype=np.float32)
+            if offsets.shape != onset.shape:
+                raise ValueError(f"offsets must be {onset.shape} like onset, got {offsets.shape}")
+            self._offset = offsets if self._offset is None else np.concatenate([self._offset, offsets])
         self._received += len(onset)
         self._advance(final=False)
 
@@ -233,16 +252,24 @@ class NoteTracker:
         peaks = _onset_peaks(self._onset, self.config.onset_threshold)
         a, b = self._settled - self._start, stop - self._start
         velocity = None if self._velocity is None else self._velocity[a:b]
-        self._track(peaks[a:b], self._frame[a:b] >= self.config.frame_threshold, velocity, first=self._settled)
+        offset_peaks = None
+        if self._offset is not None and self.config.offset_threshold and not self.is_drum:
+            offset_peaks = _onset_peaks(self._offset, self.config.offset_threshold)[a:b]
+        self._track(peaks[a:b], self._frame[a:b] >= self.config.frame_threshold, velocity, first=self._settled,
+                    offset_peaks=offset_peaks)
         self._settled = stop
         keep = max(stop - 1, self._start) - self._start
         self._onset, self._frame = self._onset[keep:], self._frame[keep:]
         if self._velocity is not None:
             self._velocity = self._velocity[keep:]
+        if self._offset is not None:
+            self._offset = self._offset[keep:]
         self._start += keep
 
-    def _track(self, peaks: np.ndarray, active: np.ndarray, velocity: np.ndarray | None, *, first: int) -> None:
-        """Open and close notes over frames ``first ..`` (peaks and active frames, (n, 88) each)."""
+    def _track(self, peaks: np.ndarray, active: np.ndarray, velocity: np.ndarray | None, *, first: int,
+               offset_peaks: np.ndarray | None = None) -> None:
+        """Open and close notes over frames ``first ..`` (onset peaks and active frames, (n, 88) each;
+        ``offset_peaks`` likewise also end a note: a peak is the first frame where the note no longer sounds)."""
         starts_t, starts_p = np.nonzero(peaks)  # ordered by frame
         vel = _velocities(velocity, starts_t, starts_p, self.config)
         if self.is_drum:
@@ -252,7 +279,8 @@ class NoteTracker:
             key = int(p)
             mine = starts_p == key
             onsets, onset_vel = starts_t[mine], vel[mine]
-            inactive = np.flatnonzero(~active[:, key])  # relative frames where the key is not sounding
+            stopping = ~active[:, key] if offset_peaks is None else ~active[:, key] | offset_peaks[:, key]
+            inactive = np.flatnonzero(stopping)  # relative frames where the key stops sounding
             if self._open[key] >= 0:  # a note from an earlier block: the first drop after its hold, or an onset
                 j = np.searchsorted(inactive, max(int(self._open_hold[key]) - first, 0))
                 ends = ([int(inactive[j])] if j < len(inactive) else []) + ([int(onsets[0])] if len(onsets) else [])
@@ -276,6 +304,7 @@ def decode_notes(
     fps: int = FRAMES_PER_SECOND,
     offset_s: float = 0.0,
     velocity: np.ndarray | None = None,
+    offsets: np.ndarray | None = None,
 ) -> NoteArray:
     """Notes from onset and frame probabilities of one instrument, each (T, 88).
 
@@ -283,13 +312,14 @@ def decode_notes(
         offset_s: time of frame 0 (for windows that do not start at 0).
         velocity: (T, 88) velocity / 127 from a velocity head: each note takes the value at its onset
             frame (1..127); None gives every note ``config.velocity``.
+        offsets: (T, 88) offset probabilities from an offset head (used with ``config.offset_threshold``).
     """
     onset = np.asarray(onset, dtype=np.float32)
     frame = np.asarray(frame, dtype=np.float32)
     if onset.shape != frame.shape or onset.ndim != 2 or onset.shape[1] != N_PITCHES:
         raise ValueError(f"onset and frame must both be (time, {N_PITCHES}), got {onset.shape} and {frame.shape}")
     tracker = NoteTracker(is_drum=is_drum, config=config, fps=fps, offset_s=offset_s)
-    tracker.push(onset, frame, velocity)
+    tracker.push(onset, frame, velocity, offsets)
     return tracker.finish()
 
 
@@ -330,7 +360,8 @@ def suppress_shared_onsets(onset: np.ndarray, ratio: float, *, pitched: np.ndarr
 class TrackDecoder:
     """Notes of several instruments decoded together from posteriorgrams arriving in consecutive blocks.
 
-    Blocks are onset and frame probabilities (n, K, 88) of the classes ``classes`` (K,), as compact
+    Blocks are onset and frame probabilities (n, K, 88) of the classes ``classes`` (K,) (and the
+    velocity and offset rolls of a model with those heads), as compact
     codes with ``scale`` (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`, 255:
     probabilities are ``codes / scale``) or as probabilities (``scale`` 1). Where an instrument's
     ``shared_onset_ratio`` (its own, see :meth:`DecodeConfig.for_class`) is > 0, its onsets are
@@ -350,21 +381,23 @@ class TrackDecoder:
         self.trackers = [NoteTracker(is_drum=bool(d), config=o, fps=fps) for o, d in zip(own, self.drums)]
         self.ratios = np.array([o.shared_onset_ratio for o in own])  # each instrument's own share
         self.suppress = bool((self.ratios[~self.drums] > 0).any()) and int((~self.drums).sum()) >= 2
-        self._pending: list[np.ndarray | None] = []  # (onset, frame, velocity) codes not yet passed on (suppression)
+        self._pending: list[np.ndarray | None] = []  # (onset, frame, velocity, offsets) codes not yet passed on
         self._start = 0  # song frame of the pending frames' first
         self._settled = 0
         self._received = 0
 
-    def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None) -> None:
-        """The next frames of every instrument: onset and frame (n, K, 88), velocity / 127 likewise or None."""
+    def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None,
+             offsets: np.ndarray | None = None) -> None:
+        """The next frames of every instrument: onset and frame (n, K, 88), velocity / 127 and offset
+        probabilities likewise or None."""
         onset, frame = np.asarray(onset), np.asarray(frame)
         k = len(self.classes)
         if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1:] != (k, N_PITCHES):
             raise ValueError(f"onset and frame must both be (time, {k}, 88), got {onset.shape} and {frame.shape}")
         if not self.suppress:
-            self._pass_on(onset, frame, velocity, near=None)
+            self._pass_on(onset, frame, velocity, offsets, near=None)
             return
-        parts = (onset, frame, velocity)
+        parts = (onset, frame, velocity, offsets)
         self._pending = list(parts) if not self._pending else [
             None if old is None or new is None else np.concatenate([old, new]) for old, new in zip(self._pending, parts)]
         self._received += len(onset)
@@ -384,7 +417,7 @@ class TrackDecoder:
         stop = self._received if final else self._received - 1
         if stop <= self._settled or not self._pending:
             return
-        onset, frame, velocity = self._pending
+        onset, frame, velocity, offsets = self._pending
         assert onset is not None and frame is not None
         # per frame and key, the strongest pitched onset within one frame, over the pending frames
         # (which start one frame before those passed on here, or at the song's start)
@@ -395,29 +428,34 @@ class TrackDecoder:
         near[1:] = np.maximum(near[1:], near[:-1].copy())
         near[:-1] = np.maximum(near[:-1], self._probabilities(strongest[1:]))
         a, b = self._settled - self._start, stop - self._start
-        self._pass_on(onset[a:b], frame[a:b], None if velocity is None else velocity[a:b], near=near[a:b])
+        self._pass_on(onset[a:b], frame[a:b], None if velocity is None else velocity[a:b],
+                      None if offsets is None else offsets[a:b], near=near[a:b])
         self._settled = stop
         keep = max(stop - 1, self._start) - self._start
         self._pending = [None if x is None else x[keep:] for x in self._pending]
         self._start += keep
 
-    def _pass_on(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None, *, near: np.ndarray | None) -> None:
+    def _pass_on(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None, offsets: np.ndarray | None, *,
+                 near: np.ndarray | None) -> None:
         for j, tracker in enumerate(self.trackers):
             on = self._probabilities(onset[:, j])
             ratio = float(self.ratios[j])
             if near is not None and not self.drums[j] and ratio > 0:
                 on = np.where(on < ratio * near, np.float32(0.0), on)
             tracker.push(on, self._probabilities(frame[:, j]),
-                         None if velocity is None else self._probabilities(velocity[:, j]))
+                         None if velocity is None else self._probabilities(velocity[:, j]),
+                         None if offsets is None else self._probabilities(offsets[:, j]))
 
 
 def decode_tracks(
     onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
     fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None, scale: float = 1.0, block_frames: int = 6000,
+    offsets: np.ndarray | None = None,
 ) -> dict[int, NoteArray]:
     """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
     classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first;
-    ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities.
+    ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities; ``offsets`` (T, K, 88),
+    an offset head's probabilities, end notes at their peaks with ``config.offset_threshold``.
 
     The inputs may be compact codes (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`)
     with ``scale`` (255): probabilities are ``codes / scale``. A :class:`TrackDecoder` takes them
@@ -429,5 +467,6 @@ def decode_tracks(
     decoder = TrackDecoder([int(c) for c in classes], config=config, fps=fps, scale=scale)
     for a in range(0, max(len(onset), 1), block_frames):
         decoder.push(onset[a: a + block_frames], frame[a: a + block_frames],
-                     None if velocity is None else velocity[a: a + block_frames])
+                     None if velocity is None else velocity[a: a + block_frames],
+                     None if offsets is None else offsets[a: a + block_frames])
     return decoder.finish()

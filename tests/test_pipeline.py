@@ -264,7 +264,8 @@ def test_a_splits_posteriorgrams_are_cached_per_song_and_read_back_unchanged(tin
     first = posteriorgrams_of_split(transcriber, shared_mini_corpus, "train", cache=cache)
     assert [song[0] for song in first] == ["Track00001", "Track00002"]
     assert sorted(p.name for p in cache.iterdir()) == ["Track00001.npz", "Track00002.npz"]  # no temporary left
-    tid, ref, classes, onset, frame = first[0]
+    tid, ref, classes, onset, frame, offsets = first[0]
+    assert offsets is None  # a model without an offset head
     assert classes == sorted(ref) and onset.dtype == np.uint8 and onset.shape == frame.shape == (301, len(classes), 88)
     again = posteriorgrams_of_split(Transcriber(tiny_model_file, progress=False), shared_mini_corpus, "train", cache=cache,
                                     max_tracks=1)
@@ -274,3 +275,41 @@ def test_a_splits_posteriorgrams_are_cached_per_song_and_read_back_unchanged(tin
         posteriorgrams_of_split(transcriber, shared_mini_corpus, "train", cache=cache)
     fresh = posteriorgrams_of_split(transcriber, shared_mini_corpus, "train")
     assert split_score(fresh, DecodeConfig(), "balanced") == split_score(first, DecodeConfig(), "balanced")
+
+
+def test_a_model_with_an_offset_head_ends_notes_where_it_says(tmp_path, shared_mini_corpus):
+    """The offset head's probabilities travel with the posteriorgrams (and into a split's cache), and
+    the notes decoded while the windows are stitched end at their peaks."""
+    from jointist.evaluation import posteriorgrams_of_split, split_report
+    from jointist.models.serialize import save_model
+    from jointist.postprocess import DecodeConfig, decode_tracks
+
+    model = perturb(tiny_model("PitchwiseTranscriber", offset=True), scale=0.2)
+    with torch.no_grad():  # notes come out and last; offsets peak now and then
+        model.onset_out.bias.fill_(2.0)
+        model.refine[-1].bias.fill_(4.0)
+        model.offset_out.bias.fill_(0.5)
+    path = save_model(model, tmp_path / "offsets.pt", card=model.card(decode={"onset_threshold": 0.5,
+                                                                             "frame_threshold": 0.5}))
+    transcriber = Transcriber(path, progress=False)
+    audio = sine_notes([(0.5, 12.0, 60), (8.7, 9.6, 64), (17.9, 19.3, 67)], 20.0)
+    wanted = [by_name("piano"), by_name("bass")]
+    out = transcriber.all_posteriorgrams(audio, wanted)
+    assert sorted(out) == ["frame", "offset", "onset"] and out["offset"].shape == out["onset"].shape == (2001, 2, 88)
+    plain = transcriber.transcribe_audio(audio, instruments=wanted)
+    transcriber.decode = DecodeConfig(onset_threshold=0.5, frame_threshold=0.5, offset_threshold=0.5)
+    ended = transcriber.transcribe_audio(audio, instruments=wanted)
+    classes = [i.index for i in wanted]
+    expected = decode_tracks(out["onset"], out["frame"], classes, config=transcriber.decode, scale=Posteriorgram.SCALE,
+                             offsets=out["offset"])
+    for track in ended.tracks:
+        assert np.array_equal(track.notes.offset_s, expected[track.instrument.index].offset_s)
+    shorter = sum(len(t.notes) for t in ended.tracks), sum(float((t.notes.offset_s - t.notes.onset_s).sum()) for t in ended.tracks)
+    longer = sum(len(t.notes) for t in plain.tracks), sum(float((t.notes.offset_s - t.notes.onset_s).sum()) for t in plain.tracks)
+    assert shorter[1] < longer[1]  # the same onsets, ended earlier
+    cached = posteriorgrams_of_split(transcriber, shared_mini_corpus, "train", cache=tmp_path / "cache")
+    again = posteriorgrams_of_split(transcriber, shared_mini_corpus, "train", cache=tmp_path / "cache")
+    assert cached[0][5] is not None and np.array_equal(again[0][5], cached[0][5])
+    with_offsets = split_report(again, transcriber.decode)
+    without = split_report([song[:5] for song in again], transcriber.decode)
+    assert with_offsets.flat != without.flat

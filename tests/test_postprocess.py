@@ -283,3 +283,64 @@ def test_an_ensemble_that_doubles_a_solo_line_is_tuned_out_of_onset_suppression(
     decoded = decode_tracks(*cached[0][3:], [violin, strings], config=DecodeConfig(**{**config.__dict__, "class_thresholds": table}))
     assert len(decoded[strings]) == len(decoded[violin]) == 2
     assert len(decode_tracks(*cached[0][3:], [violin, strings], config=config)[strings]) == 0
+
+
+def test_a_note_ends_at_the_first_offset_peak_after_its_onset_frames():
+    """A decaying note whose frame probability stays high (piano with its tail) ends where the offset
+    head says, and one whose frame probability falls first still ends there; weak offset peaks, drums
+    and a threshold of 0 (or None) change nothing."""
+    onset, frame = posteriorgram()
+    offsets = np.zeros_like(onset)
+    offsets[19:22, 39] = [0.3, 0.8, 0.5]  # C4 (frames 10..29): a peak at 20
+    offsets[11, 39] = 0.9  # inside the onset frames (10, 11): not an end
+    offsets[33, 43] = 0.9  # E4 ends at 25 by its frames: a later peak changes nothing
+    offsets[55, 46] = 0.3  # G4: a weak peak
+    config = DecodeConfig(onset_threshold=0.5, frame_threshold=0.5, offset_threshold=0.6)
+    notes = decode_notes(onset, frame, config=config, offsets=offsets)
+    got = [(round(e.onset_s, 2), round(e.offset_s, 2), e.pitch) for e in notes.to_events()]
+    assert got == [(0.1, 0.2, 60), (0.2, 0.25, 64), (0.5, 0.6, 67), (0.6, 0.7, 67), (0.8, 0.9, 71)]
+    plain = decode_notes(onset, frame, config=DecodeConfig(onset_threshold=0.5, frame_threshold=0.5))
+    for off in (None, 0.0):
+        same = decode_notes(onset, frame, config=DecodeConfig(onset_threshold=0.5, frame_threshold=0.5,
+                                                              offset_threshold=off), offsets=offsets)
+        assert np.array_equal(same.offset_s, plain.offset_s)
+    drums = decode_notes(onset, frame, is_drum=True, config=config, offsets=offsets)
+    plain_drums = decode_notes(onset, frame, is_drum=True, config=config)
+    assert np.array_equal(drums.offset_s, plain_drums.offset_s) and len(drums) == 6
+    # every instrument of a song, in blocks of any size, gives the same notes
+    stacked = lambda x: np.repeat(x[:, None], 2, axis=1)  # noqa: E731
+    for block in (7, 100):
+        tracks = decode_tracks(stacked(onset), stacked(frame), [0, 5], config=config, offsets=stacked(offsets),
+                               block_frames=block)
+        assert np.array_equal(tracks[0].offset_s, notes.offset_s) and np.array_equal(tracks[5].offset_s, notes.offset_s)
+    with pytest.raises(ValueError, match="offsets must be"):
+        decode_notes(onset, frame, config=config, offsets=offsets[:, :80])
+    with pytest.raises(ValueError, match="offset_threshold must be in"):
+        DecodeConfig(offset_threshold=1.5)
+
+
+def test_offset_errors_say_how_and_why_notes_end_off_their_reference():
+    """Three piano notes of 1 s: one decoded right, one whose frame roll falls halfway (early, the key
+    quiet), one held 0.5 s too long (late); an offset peak halfway through the third cuts it early."""
+    from jointist.evaluation import offset_error_table, offset_errors
+    from tests.conftest import note_array
+
+    onset = np.zeros((500, 1, 88), np.float32)
+    frame = np.zeros_like(onset)
+    offsets = np.zeros_like(onset)
+    ref = note_array([(0.1, 1.1, 60), (1.0, 2.0, 64), (2.0, 3.0, 67)])
+    for start, end, key in ((10, 110, 39), (100, 150, 43), (200, 350, 46)):
+        onset[start, 0, key] = 0.9
+        frame[start:end, 0, key] = 0.9
+    offsets[250, 0, 46] = 0.8
+    codes = lambda x: np.rint(x * 255).astype(np.uint8)  # noqa: E731
+    song = ("song", {0: ref}, [0], codes(onset), codes(frame), codes(offsets))
+    plain = offset_errors([song], DecodeConfig(onset_threshold=0.5, frame_threshold=0.5))
+    assert plain.shares() == (3, pytest.approx(1 / 3), pytest.approx(1 / 3), pytest.approx(1 / 3))
+    assert plain.causes == {"frame roll fell, the key stays quiet": 1}
+    np.testing.assert_allclose(sorted(plain.errors[0][:, 0]), [-0.5, 0.0, 0.5], atol=1e-9)
+    cut = offset_errors([song], DecodeConfig(onset_threshold=0.5, frame_threshold=0.5, offset_threshold=0.5))
+    assert cut.shares() == (3, pytest.approx(1 / 3), pytest.approx(2 / 3), 0.0)
+    assert cut.causes == {"frame roll fell, the key stays quiet": 1, "at an offset peak": 1}
+    table = offset_error_table("test", [song], DecodeConfig(onset_threshold=0.5, frame_threshold=0.5))
+    assert "all pitched           3 0.333 0.333 0.333" in table and "Piano" in table

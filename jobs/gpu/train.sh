@@ -2,7 +2,8 @@
 # Train the shipped models side by side on one GPU, in commands shorter than the borrowed machine's
 # 10-minute limit; each call resumes from the runs' last checkpoints.
 #   bash jobs/gpu/train.sh NAME MINUTES [RUN=STEPS ...]
-# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_ft2, transcriber_ft3, transcriber_v, separator,
+# RUN is one of the runs below (transcriber, transcriber_big, transcriber_ft, transcriber_ft2, transcriber_ft3, transcriber_v,
+# transcriber_wide, transcriber_offset, separator,
 # separator_ft, recognizer, recognizer_ft, recognizer_style, seq2seq, seq2seq_mc, seq2seq_aux, and the rows of issue 10's comparison cmp_T, cmp_TS,
 # cmp_pTS, cmp_pTS_ste, cmp_S, cmp_S_gt, cmp_IR_T_S);
 # with none named, the three shipped roles train. NAME names the runs ($JOINTIST_GPU_HOME/runs/NAME-RUN);
@@ -79,6 +80,10 @@ workers[transcriber_ft3]=5
 # (carry its last.ckpt back in .gpu_resume/, see below); check its speed before shipping it
 args[transcriber_wide]="$transcriber model.trunk_channels=[24,80] model.dilations=[1,2,4,8,16] model.velocity=true data.augment.enabled=true data.decode_cache=auto"
 workers[transcriber_wide]=6
+# the seventh session: an offset head (model.offset=true) trained with the trunk, from the shipped weights. Trained
+# alone on the frozen trunk (jobs/offset_head.py, CPU) it ends few notes better: the trunk's features must learn offsets
+args[transcriber_offset]="${args[transcriber_ft2]} model.offset=true data.decode_cache=auto task.optimizer.lr=3e-4"
+workers[transcriber_offset]=5
 # issue 10's comparison (conf/experiment/<row>.yaml): equal step budgets of batch 8 x 5 s, the CPU-sized
 # transcriber in every row that has one, one validation every 250 steps (a checkpoint to resume from);
 # pTS and pTS_ste start from cmp_T's model file (they wait for it), frozen for the first fifth of the budget

@@ -38,7 +38,8 @@ def run(cfg: DictConfig) -> dict:
         decode, scores = tune_decode(transcriber, cfg.data_root, cfg.split, max_tracks=cfg.max_tracks,
                                      objective=objective, per_class=bool(cfg.get("tune_per_class")),
                                      shared=bool(cfg.get("tune_shared", True)),
-                                     min_pieces=int(cfg.get("tune_min_pieces", 5)), progress=cfg.progress, choices=choices)
+                                     min_pieces=int(cfg.get("tune_min_pieces", 5)), progress=cfg.progress, choices=choices,
+                                     cache=cfg.get("tune_cache"))
         for (on_t, fr_t, ratio), f1 in sorted(scores.items()):
             log.info("onset %.2f frame %.2f shared-onset ratio %.1f: %s note F1 %.4f", on_t, fr_t, ratio, objective, f1)
         for name, choice in choices.items():

@@ -26,7 +26,7 @@ from jointist.constants import FRAMES_PER_SECOND, MAX_MIDI, MIN_MIDI, N_PITCHES
 from jointist.instruments import DRUMS
 from jointist.notes import NoteArray
 
-__all__ = ["Rolls", "class_rolls", "notes_to_rolls", "time_to_frame"]
+__all__ = ["Rolls", "class_rolls", "class_rolls_with_velocity", "class_target_rolls", "notes_to_rolls", "time_to_frame"]
 
 
 def time_to_frame(time_s: float | np.ndarray, *, fps: int = FRAMES_PER_SECOND) -> np.ndarray:
@@ -105,12 +105,20 @@ def class_rolls_with_velocity(
     notes: Mapping[int, NoteArray], classes: Sequence[int], *, num_frames: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`class_rolls` and the velocity rolls (velocity / 127 on each onset cell, 0 elsewhere)."""
+    onset, frame, velocity, _ = class_target_rolls(notes, classes, num_frames=num_frames)
+    return onset, frame, velocity
+
+
+def class_target_rolls(
+    notes: Mapping[int, NoteArray], classes: Sequence[int], *, num_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Onset, frame, velocity and offset rolls ``(K, num_frames, 88)`` of ``notes`` for each of
+    ``classes`` (drums by the drum rule: no offsets)."""
     onset = np.zeros((len(classes), num_frames, N_PITCHES), np.float32)
-    frame = np.zeros_like(onset)
-    velocity = np.zeros_like(onset)
+    frame, velocity, offset = np.zeros_like(onset), np.zeros_like(onset), np.zeros_like(onset)
     for j, c in enumerate(classes):
         part = notes.get(int(c))
         if part is not None and len(part):
             rolls = notes_to_rolls(part, num_frames=num_frames, is_drum=int(c) == DRUMS.index)
-            onset[j], frame[j], velocity[j] = rolls.onset, rolls.frame, rolls.velocity
-    return onset, frame, velocity
+            onset[j], frame[j], velocity[j], offset[j] = rolls.onset, rolls.frame, rolls.velocity, rolls.offset
+    return onset, frame, velocity, offset

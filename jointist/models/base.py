@@ -57,11 +57,13 @@ MODEL_REGISTRY: dict[str, type[JointistModel]] = {}
 
 class TranscriberOutput(NamedTuple):
     """Onset and frame logits, shaped (batch, instrument, time, 88) (or (batch, time, 88) agnostic),
-    and, from a model with a velocity head, velocity logits of the same shape (sigmoid: velocity / 127)."""
+    and, from a model with a velocity head, velocity logits of the same shape (sigmoid: velocity / 127);
+    from a model with an offset head, offset logits of the same shape (sigmoid: a note ends here)."""
 
     onset: torch.Tensor
     frame: torch.Tensor
     velocity: torch.Tensor | None = None
+    offset: torch.Tensor | None = None
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ treated alike and the cost that repeats per instrument is small::
          x (n - 1) -> 1x1 conv                                                  onset logits
       -> frame branch: same layout -> hidden (B*K, D, T, 88)
       -> refinement: concat(hidden, sigmoid(onset).detach()) -> 1x1 conv -> temporal conv
-    outputs (B, K, T, 88) onset and frame logits
+    outputs (B, K, T, 88) onset and frame logits (and velocity and offset logits with those heads)
 
 Why this layout: on a harmonic spectrogram a note's partials line up in one column whatever its
 pitch, so convolutions along frequency learn one detector for all 88 keys (a pitch-equivariant
@@ -59,17 +59,21 @@ class _Branch(nn.Module):
     The first 1x1 convolution and its batch norm do not depend on the instrument, so they run once
     per clip (:meth:`shared`); each instrument row then pays only for FiLM, the later 1x1 layers and
     elementwise work. (rows, C, T, 88), cond (rows, 39) -> (rows, D, T, 88).
+
+    With ``norm=False`` the layers have biases instead of batch norms: every output cell is then a
+    function of the features of its own cell only, whatever else is in the batch, so the branch can
+    be trained on cells sampled from many clips (``jobs/offset_head.py``) as well as on whole rolls.
     """
 
-    def __init__(self, in_channels: int, channels: int, *, cond_dim: int, film: str, layers: int) -> None:
+    def __init__(self, in_channels: int, channels: int, *, cond_dim: int, film: str, layers: int, norm: bool = True) -> None:
         super().__init__()
         self.convs = nn.ModuleList()
         self.norms = nn.ModuleList()
         self.films = nn.ModuleList()
         width = in_channels
         for _ in range(layers):
-            self.convs.append(nn.Conv2d(width, channels, 1, bias=False))
-            self.norms.append(nn.BatchNorm2d(channels))
+            self.convs.append(nn.Conv2d(width, channels, 1, bias=not norm))
+            self.norms.append(nn.BatchNorm2d(channels) if norm else nn.Identity())
             self.films.append(FiLM(channels, cond_dim, mode=film, feature_dim=1))
             width = channels
 
@@ -101,6 +105,15 @@ class PitchwiseTranscriber(JointistModel):
         dropout: dropout on the trunk's output features.
         velocity: a velocity head (Onsets and Frames' velocity regression): a 1x1 layer on the
             conditioned onset branch predicting each onset's MIDI velocity / 127.
+        offset: an offset head (as Onsets and Frames' second version and Kong et al. have): a third
+            conditioned branch predicting the frame at which each note ends. It reads the trunk's
+            features only (per key and frame, without batch norm) and changes neither the onsets nor
+            the frames, so it can be added to a trained model and trained alone (``task.freeze=
+            {transcriber: {until_step: -1, except: [offset_branch, offset_out]}}``, or on sampled
+            cells by ``jobs/offset_head.py``); the decoder ends notes at its peaks
+            (:attr:`~jointist.postprocess.DecodeConfig.offset_threshold`).
+        offset_channels, offset_layers: width and conditioned layers of the offset branch (None: those
+            of the other branches, ``head_channels`` and ``film_layers``); each instrument pays for them.
     """
 
     role = "transcriber"
@@ -118,6 +131,9 @@ class PitchwiseTranscriber(JointistModel):
         refine_dilation: int = 2,
         dropout: float = 0.1,
         velocity: bool = False,
+        offset: bool = False,
+        offset_channels: int | None = None,
+        offset_layers: int | None = None,
     ) -> None:
         super().__init__()
         if len(trunk_channels) != 2:
@@ -150,6 +166,12 @@ class PitchwiseTranscriber(JointistModel):
         init_prior(self.onset_out)
         init_prior(self.refine[-1])
         self.velocity_out = nn.Conv2d(head_channels, 1, 1) if velocity else None
+        c_off = offset_channels or head_channels
+        self.offset_branch = (_Branch(c_key, c_off, cond_dim=n_classes, film=film, layers=offset_layers or film_layers, norm=False)
+                              if offset else None)
+        self.offset_out = nn.Conv2d(c_off, 1, 1) if offset else None
+        if self.offset_out is not None:
+            init_prior(self.offset_out)
 
     def features(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> per-clip features (batch, C, T, 88): everything that does not depend
@@ -180,7 +202,11 @@ class PitchwiseTranscriber(JointistModel):
         hidden = self.frame_branch(per_row(self.frame_branch.shared(features)), cond)
         frame = self.refine(torch.cat([hidden, torch.sigmoid(onset).detach()], dim=1))
         velocity = None if self.velocity_out is None else self.velocity_out(onset_hidden).view(b, k, t, f)
-        return TranscriberOutput(onset.view(b, k, t, f), frame.view(b, k, t, f), velocity)
+        offset = None
+        if self.offset_branch is not None and self.offset_out is not None:
+            offset_hidden = self.offset_branch(per_row(self.offset_branch.shared(features)), cond)
+            offset = self.offset_out(offset_hidden).view(b, k, t, f)
+        return TranscriberOutput(onset.view(b, k, t, f), frame.view(b, k, t, f), velocity, offset)
 
     def forward(self, audio: torch.Tensor, instruments: torch.Tensor) -> TranscriberOutput:
         """audio (batch, samples), instruments (batch, K) class indices -> logits (batch, K, T, 88)."""

@@ -29,10 +29,13 @@ from jointist.models.serialize import CheckpointError, load_model
 
 log = logging.getLogger(__name__)
 
-ADDED_HEADS = {"velocity": "velocity_out", "channels": "channel_embedding", "frame_head": "frame_head"}
-"""Model switches that only add a module (switch -> its parameters' prefix): a pretrained model
-without it loads into one with it, and that module starts from scratch (a transcriber's velocity
-head; a seq2seq decoder's channel embedding, which turns a single-stream model into a multi-channel
+ADDED_HEADS: dict[str, tuple[str, ...]] = {
+    "velocity": ("velocity_out",), "offset": ("offset_branch", "offset_out"),
+    "channels": ("channel_embedding",), "frame_head": ("frame_head",),
+}
+"""Model switches that only add modules (switch -> its modules' names): a pretrained model without
+it loads into one with it, and those modules start from scratch (a transcriber's velocity and offset
+heads; a seq2seq decoder's channel embedding, which turns a single-stream model into a multi-channel
 one; the seq2seq encoder's frame read-out)."""
 
 __all__ = ["JointistTask"]
@@ -48,7 +51,9 @@ class JointistTask(pl.LightningModule):
         scheduler: optional factory ``optimizer -> LRScheduler``, stepped every step.
         param_groups: role -> optimiser options overriding the factory's (e.g. ``{lr: 1e-4}``).
         freeze: role -> ``{until_step: N}``: the role's model is frozen (no gradients, batch norm in
-            eval mode) while ``global_step < N``; ``N = -1`` freezes it for the whole run.
+            eval mode) while ``global_step < N``; ``N = -1`` freezes it for the whole run. ``except:
+            [names]`` keeps those top-level modules of the model training meanwhile (a head added to
+            a trained model, e.g. ``{until_step: -1, except: [offset_branch, offset_out]}``).
         pretrained: role -> model file or checkpoint whose ``role`` model is loaded into that role.
     """
 
@@ -59,7 +64,7 @@ class JointistTask(pl.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         param_groups: Mapping[str, Mapping[str, Any]] | None = None,
-        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        freeze: Mapping[str, Mapping[str, Any]] | None = None,
         pretrained: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
@@ -72,6 +77,17 @@ class JointistTask(pl.LightningModule):
         self.scheduler_factory = scheduler
         self.param_groups = {role: dict(options) for role, options in (param_groups or {}).items()}
         self.freeze_until = {role: int(spec["until_step"]) for role, spec in (freeze or {}).items()}
+        self.freeze_except: dict[str, tuple[str, ...]] = {
+            role: tuple(str(name) for name in spec.get("except") or ()) for role, spec in (freeze or {}).items()}
+        for role, names in self.freeze_except.items():
+            if role not in self.models:
+                continue  # refused below, with the other schedule entries for a missing role
+            model = self.models[role]
+            unknown = [name for name in names if getattr(model, name, None) is None]
+            if unknown:
+                known = ", ".join(name for name, _ in model.named_children())
+                raise ValueError(f"freeze.{role}.except names {', '.join(unknown)}, which this {role} does not have "
+                                 f"(its modules: {known})")
         for role in (*self.param_groups, *self.freeze_until, *(pretrained or {})):
             if role not in self.models:
                 raise ValueError(f"schedule names the role {role!r}, but this task has only {', '.join(self.models)}")
@@ -98,7 +114,7 @@ class JointistTask(pl.LightningModule):
                 f"{type(target).__name__}({target.init_args})"
             )
         missing, unexpected = target.load_state_dict(source.state_dict(), strict=False)
-        fresh = [k for k in missing if k.split(".")[0] not in {ADDED_HEADS[a] for a in added}]
+        fresh = [k for k in missing if k.split(".")[0] not in {name for a in added for name in ADDED_HEADS[a]}]
         if fresh or unexpected:
             raise CheckpointError(f"pretrained {role} {path}: missing {fresh}, unexpected {unexpected}")
         if missing:
@@ -109,11 +125,18 @@ class JointistTask(pl.LightningModule):
         until = self.freeze_until.get(role)
         return until is not None and (until < 0 or self.global_step < until)
 
+    def _set_frozen(self, role: str, model: nn.Module, frozen: bool) -> None:
+        model.requires_grad_(not frozen)
+        model.train(self.training and not frozen)  # frozen: batch norm statistics and dropout fixed too
+        if frozen:
+            for name in self.freeze_except.get(role, ()):
+                part = getattr(model, name)
+                part.requires_grad_(True)
+                part.train(self.training)
+
     def _apply_freeze(self) -> None:
         for role, model in self.models.items():
-            frozen = self.frozen(role)
-            model.requires_grad_(not frozen)
-            model.train(self.training and not frozen)  # frozen: batch norm statistics and dropout fixed too
+            self._set_frozen(role, model, self.frozen(role))
 
     def setup(self, stage: str) -> None:
         # Before a strategy wraps the model, DDP registers the parameters that need gradients: only
@@ -121,8 +144,7 @@ class JointistTask(pl.LightningModule):
         # its gradients are all-reduced once it trains (trainer=ddp finds the unused ones meanwhile).
         for role, model in self.models.items():
             if self.freeze_until.get(role, 0) < 0:
-                model.requires_grad_(False)
-                model.train(False)
+                self._set_frozen(role, model, True)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         self._apply_freeze()

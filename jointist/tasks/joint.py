@@ -83,7 +83,7 @@ class JointTask(JointistTask):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         param_groups: Mapping[str, Mapping[str, Any]] | None = None,
-        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        freeze: Mapping[str, Mapping[str, Any]] | None = None,
         pretrained: Mapping[str, str] | None = None,
         loss_weights: Mapping[str, float] | None = None,
         loss_warmup: Mapping[str, int] | None = None,

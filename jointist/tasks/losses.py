@@ -26,16 +26,19 @@ class TranscriptionLoss(nn.Module):
         velocity_weight: weight of the velocity term of a model with a velocity head: the squared
             error of sigmoid(velocity logit) against velocity / 127, on the onset cells only (as in
             Onsets and Frames), averaged over them.
+        offset_weight: weight of the offset term of a model with an offset head: BCE on the offset
+            roll (one cell where each pitched note ends), its positive cells weighted as the onsets'.
     """
 
     onset_pos_weight: torch.Tensor
 
     def __init__(
         self, *, onset_weight: float = 1.0, frame_weight: float = 1.0, onset_pos_weight: float = 1.0,
-        agnostic_weight: float = 0.5, velocity_weight: float = 1.0,
+        agnostic_weight: float = 0.5, velocity_weight: float = 1.0, offset_weight: float = 1.0,
     ) -> None:
         super().__init__()
         self.velocity_weight = velocity_weight
+        self.offset_weight = offset_weight
         self.onset_weight = onset_weight
         self.frame_weight = frame_weight
         self.agnostic_weight = agnostic_weight
@@ -56,13 +59,16 @@ class TranscriptionLoss(nn.Module):
         agnostic: TranscriberOutput | None = None,
         agnostic_targets: tuple[torch.Tensor, torch.Tensor] | None = None,
         velocity: torch.Tensor | None = None,
+        offset: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and its parts (``onset``, ``frame``, ``agnostic_onset``, ``agnostic_frame``, ``velocity``).
+        """Total loss and its parts (``onset``, ``frame``, ``agnostic_onset``, ``agnostic_frame``,
+        ``velocity``, ``offset``).
 
         Args:
             logits: (batch, K, time, 88) of the conditioned heads; ``onset``/``frame`` their rolls.
             agnostic: (batch, time, 88) logits of the agnostic head, with ``agnostic_targets``.
             velocity: (batch, K, time, 88) velocity / 127 on the onset cells, for ``logits.velocity``.
+            offset: (batch, K, time, 88) offset roll, for ``logits.offset``.
         """
         onset_loss, frame_loss = self.pair(logits, onset, frame)
         loss = self.onset_weight * onset_loss + self.frame_weight * frame_loss
@@ -71,6 +77,10 @@ class TranscriptionLoss(nn.Module):
             error = (torch.sigmoid(logits.velocity.float()) - velocity) ** 2
             parts["velocity"] = (error * onset).sum() / onset.sum().clamp(min=1.0)
             loss = loss + self.velocity_weight * parts["velocity"]
+        if logits.offset is not None and offset is not None and self.offset_weight > 0:
+            parts["offset"] = nn.functional.binary_cross_entropy_with_logits(
+                logits.offset.float(), offset, pos_weight=self.onset_pos_weight)
+            loss = loss + self.offset_weight * parts["offset"]
         if self.agnostic_weight > 0 and agnostic is not None and agnostic_targets is not None:
             a_onset, a_frame = self.pair(agnostic, *agnostic_targets)
             loss = loss + self.agnostic_weight * (self.onset_weight * a_onset + self.frame_weight * a_frame)

@@ -58,7 +58,7 @@ class RecognitionTask(JointistTask):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         param_groups: Mapping[str, Mapping[str, Any]] | None = None,
-        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        freeze: Mapping[str, Mapping[str, Any]] | None = None,
         pretrained: Mapping[str, str] | None = None,
         imbalance: str = "pos_weight",
         max_pos_weight: float = 10.0,

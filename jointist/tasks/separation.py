@@ -71,7 +71,7 @@ class SeparationTask(JointistTask):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         param_groups: Mapping[str, Mapping[str, Any]] | None = None,
-        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        freeze: Mapping[str, Mapping[str, Any]] | None = None,
         pretrained: Mapping[str, str] | None = None,
         condition: str = "roll",
         transcriber: str | None = None,

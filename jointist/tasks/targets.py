@@ -15,11 +15,12 @@ import numpy as np
 import torch
 
 from jointist.data.slakh import Example, TrackInfo
-from jointist.data.targets import class_rolls_with_velocity, notes_to_rolls
+from jointist.data.targets import class_target_rolls, notes_to_rolls
 from jointist.instruments import NUM_CLASSES
 from jointist.metrics import merge_pitched
 
-__all__ = ["agnostic_rolls", "class_weights", "draw_instruments", "rolls_for", "sample_instruments", "stems_for"]
+__all__ = ["agnostic_rolls", "class_weights", "draw_instruments", "rolls_for", "rolls_with_velocity_for", "sample_instruments",
+           "stems_for", "target_rolls_for"]
 
 
 def class_weights(tracks: Sequence[TrackInfo], temperature: float) -> np.ndarray:
@@ -69,9 +70,17 @@ def rolls_with_velocity_for(
     examples: list[Example], instruments: np.ndarray, *, frames: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Onset, frame and velocity targets (B, K, frames, 88) for the chosen classes of each clip."""
-    rolls = [class_rolls_with_velocity(ex.notes, instruments[i], num_frames=frames) for i, ex in enumerate(examples)]
-    onset, frame, velocity = (torch.from_numpy(np.stack([r[n] for r in rolls])) for n in range(3))
+    onset, frame, velocity, _ = target_rolls_for(examples, instruments, frames=frames)
     return onset, frame, velocity
+
+
+def target_rolls_for(
+    examples: list[Example], instruments: np.ndarray, *, frames: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Onset, frame, velocity and offset targets (B, K, frames, 88) for the chosen classes of each clip."""
+    rolls = [class_target_rolls(ex.notes, instruments[i], num_frames=frames) for i, ex in enumerate(examples)]
+    onset, frame, velocity, offset = (torch.from_numpy(np.stack([r[n] for r in rolls])) for n in range(4))
+    return onset, frame, velocity, offset
 
 
 def agnostic_rolls(examples: list[Example], *, frames: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,7 +22,7 @@ from jointist.models.base import ConditionedTranscriberModel, ModelCard
 from jointist.postprocess import DecodeConfig
 from jointist.tasks.base import JointistTask
 from jointist.tasks.losses import TranscriptionLoss
-from jointist.tasks.targets import agnostic_rolls, class_weights, draw_instruments, rolls_with_velocity_for
+from jointist.tasks.targets import agnostic_rolls, class_weights, draw_instruments, target_rolls_for
 from jointist.tasks.validation import TranscriptionValidation
 
 __all__ = ["TranscriptionTask", "transcription_loss"]
@@ -34,17 +34,18 @@ def transcription_loss(transcriber: Any, loss: TranscriptionLoss, batch: Example
     heads' logits; ``features`` are the transcriber's per-clip features when already computed."""
     frames = num_frames(batch.mix.shape[-1])
     device = batch.mix.device
-    onset_t, frame_t, velocity_t = rolls_with_velocity_for(batch.examples, instruments, frames=frames)
+    onset_t, frame_t, velocity_t, offset_t = target_rolls_for(batch.examples, instruments, frames=frames)
     features = transcriber.features(batch.mix) if features is None else features
     out = transcriber.heads(features, torch.from_numpy(instruments).to(device))
     velocity = velocity_t.to(device) if getattr(out, "velocity", None) is not None else None
+    offset = offset_t.to(device) if getattr(out, "offset", None) is not None else None
     agnostic = transcriber.agnostic(features) if loss.agnostic_weight > 0 else None
     agnostic_targets = None
     if agnostic is not None:
         a_onset, a_frame = agnostic_rolls(batch.examples, frames=frames)
         agnostic_targets = (a_onset.to(device), a_frame.to(device))
     total, parts = loss(out, onset_t.to(device), frame_t.to(device), agnostic=agnostic, agnostic_targets=agnostic_targets,
-                        velocity=velocity)
+                        velocity=velocity, offset=offset)
     return total, parts, out
 
 
@@ -58,7 +59,7 @@ class TranscriptionTask(JointistTask):
         instruments_per_clip: classes transcribed per training clip (present + absent).
         present_per_clip: at most this many of them present.
         temperature: sampling temperature over class counts.
-        onset_weight, frame_weight, onset_pos_weight, agnostic_weight, velocity_weight: the
+        onset_weight, frame_weight, onset_pos_weight, agnostic_weight, velocity_weight, offset_weight: the
             :class:`~jointist.tasks.losses.TranscriptionLoss` (the agnostic terms apply to models
             whose ``agnostic(features)`` is not None).
         decode: note decoding thresholds for validation F1 (stored with the model).
@@ -74,7 +75,7 @@ class TranscriptionTask(JointistTask):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         param_groups: Mapping[str, Mapping[str, Any]] | None = None,
-        freeze: Mapping[str, Mapping[str, int]] | None = None,
+        freeze: Mapping[str, Mapping[str, Any]] | None = None,
         pretrained: Mapping[str, str] | None = None,
         instruments_per_clip: int = 4,
         present_per_clip: int = 3,
@@ -84,6 +85,7 @@ class TranscriptionTask(JointistTask):
         onset_pos_weight: float = 1.0,
         agnostic_weight: float = 0.5,
         velocity_weight: float = 1.0,
+        offset_weight: float = 1.0,
         decode: Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
@@ -99,7 +101,7 @@ class TranscriptionTask(JointistTask):
         self.temperature = temperature
         self.loss = TranscriptionLoss(onset_weight=onset_weight, frame_weight=frame_weight,
                                       onset_pos_weight=onset_pos_weight, agnostic_weight=agnostic_weight,
-                                      velocity_weight=velocity_weight)
+                                      velocity_weight=velocity_weight, offset_weight=offset_weight)
         self.decode = DecodeConfig(**(decode or {}))
         self.seed = seed
         self.class_weights = np.ones(NUM_CLASSES)

@@ -27,7 +27,9 @@ EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yam
      {"train/loss", "train/token_accuracy", "val/loss", "val/note_f1"}),
     (("task=seq2seq", "model=seq2seq_tiny", "model.frame_head=true", "task.frame_loss_weight=0.5", "data.segment_s=2.048"),
      {"train/loss", "train/frame_loss", "val/note_f1"}),
-], ids=["transcription", "recognition", "seq2seq", "seq2seq_multichannel", "seq2seq_frame_loss"])
+    (("model.offset=true", "+task.freeze={transcriber: {until_step: -1, except: [offset_branch, offset_out]}}"),
+     {"train/loss", "train/offset_loss", "val/note_f1"}),
+], ids=["transcription", "recognition", "seq2seq", "seq2seq_multichannel", "seq2seq_frame_loss", "transcription_offset_head"])
 def test_fast_dev_run_of_each_task(shared_mini_corpus, tmp_path, overrides, metrics):
     result = train(compose_train(shared_mini_corpus, tmp_path / "run", "+trainer.fast_dev_run=true", *overrides))
     assert metrics <= set(result["metrics"]) and np.isfinite(result["metrics"]["train/loss"])

@@ -163,8 +163,9 @@ def test_version_1_files_load_and_give_the_outputs_they_gave(file, role, expecte
             np.testing.assert_allclose(model(audio).numpy(), known["recognizer_logits"], rtol=0, atol=1e-5)
             assert card.thresholds == [0.25] * 39 and card.aggregate == "mean" and card.trained_steps == 3
             return
-        onset, frame, velocity = model(audio, torch.tensor([[0, 38]]))
-        assert velocity is None  # version 1 had no velocity head
+        out = model(audio, torch.tensor([[0, 38]]))
+        onset, frame = out.onset, out.frame
+        assert out.velocity is None and out.offset is None  # version 1 had neither head
     np.testing.assert_allclose(onset.numpy(), known[f"{expected}_onset"], rtol=0, atol=1e-5)
     np.testing.assert_allclose(frame.numpy(), known[f"{expected}_frame"], rtol=0, atol=1e-5)
     if file == "transcriber.pt":
