@@ -389,7 +389,8 @@ def tune_decode(
     filled with what it chose per instrument). ``shared=False`` keeps the model's shared settings
     and tunes only per instrument (the grids then apply to the instruments alone). For a model with
     an offset head, the offset threshold (``offset_grid``) is chosen next, jointly with the shared
-    frame threshold (with ``shared=False``, alone), before the per-instrument settings.
+    frame threshold (``frame_grid``, even with ``shared=False``: where offsets end notes, the frame
+    roll may hold them longer), before the per-instrument settings.
 
     Posteriorgrams are computed once per track (or read from ``cache``, see
     :func:`posteriorgrams_of_split`); only the note decoding is repeated per grid point.
@@ -417,7 +418,7 @@ def tune_decode(
     if any(_offsets_of(song) is not None for song in cached):
         with_offsets = {(fr_t, off_t): split_score(cached, dataclasses.replace(config, frame_threshold=fr_t,
                                                                                 offset_threshold=off_t), objective)
-                        for fr_t in (frame_grid if shared else (config.frame_threshold,)) for off_t in offset_grid}
+                        for fr_t in frame_grid for off_t in offset_grid}
         fr_t, off_t = max(with_offsets, key=lambda k: with_offsets[k])
         for (f, o), value in sorted(with_offsets.items(), key=lambda item: (item[0][0], item[0][1] or 0.0)):
             log.info("frame threshold %.2f, offset threshold %s: %s note F1 %.4f", f, o, objective, value)

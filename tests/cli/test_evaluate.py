@@ -51,6 +51,37 @@ def test_per_instrument_thresholds_are_tuned_on_top_of_the_models_shared_ones(ti
         "Piano", (card.decode["onset_threshold"],))[0]
 
 
+def test_a_model_with_an_offset_head_gets_its_offset_threshold_tuned_with_the_frame_threshold(tmp_path, capsys):
+    import numpy as np
+    import torch
+
+    from jointist.evaluation import FRAME_GRID, OFFSET_GRID
+    from jointist.models.serialize import save_model
+    from tests.conftest import perturb
+
+    model = perturb(tiny_model("PitchwiseTranscriber", offset=True), scale=0.2)
+    with torch.no_grad():  # notes come out, and offsets peak now and then
+        model.onset_out.bias.fill_(2.0)
+        model.refine[-1].bias.fill_(4.0)
+        model.offset_out.bias.fill_(0.5)
+    path = save_model(model, tmp_path / "offsets.pt", card=model.card(decode={"onset_threshold": 0.5}))
+    root = tmp_path / "corpus"
+    write_track(root / "validation", "Track00001", {"S00": {"program": 0, "notes": [(0.5, 1.0, 60), (1.2, 2.5, 64)]}},
+                duration_s=3.0)
+    out, cache = tmp_path / "eval", tmp_path / "cache"
+    assert run_command(evaluate.main, f"data_root={root}", "split=validation", "tune_decode=true", "tune_shared=false",
+                       f"ckpt={path}", f"out={out}", f"tune_cache={cache}", "progress=false") == 0
+    printed = capsys.readouterr().out
+    scores = re.findall(r"frame threshold ([\d.]+), offset threshold (\S+): balanced note F1 ([\d.]+)", printed)
+    assert len(scores) == len(FRAME_GRID) * len(OFFSET_GRID)  # every pair, even with tune_shared=false
+    _, card = load_model(out / "model_tuned.pt")
+    best = max(float(f1) for _, _, f1 in scores)
+    chosen = [(float(fr), off) for fr, off, f1 in scores if float(f1) == best][0]
+    assert (card.decode["frame_threshold"], str(card.decode["offset_threshold"])) == chosen
+    with np.load(cache / "Track00001.npz") as z:  # the posteriorgrams kept for the next run, offsets included
+        assert z["offset"].shape == z["onset"].shape == (301, 1, 88)
+
+
 @pytest.fixture
 def piano_and_bass(tmp_path):
     root = tmp_path / "corpus"
