@@ -1,0 +1,103 @@
+"""Where each instrument's notes go: found in its own track, written only into another instrument's, or missed.
+
+Instrument-wise F1 counts a note only in the track of the instrument that plays it. This job tells
+apart the two ways a note is lost there: the transcriber did not hear it at all, or it heard it and
+gave it to another instrument of the song (a note is "found elsewhere" when its onset and pitch
+match, within 50 ms, a note decoded for another instrument and no note of its own track). Per true
+instrument (the most frequent first): its notes, the shares found in its own track, found only
+elsewhere (and the two instruments that take most of them), and missed. True instruments are named,
+as ``jointist-evaluate`` does by default; posteriorgrams are cached as by :func:`~jointist.evaluation.posteriorgrams_of_split`.
+
+    python jobs/attribution.py data/styles --split test --style pop --cache pg_cache/shipped/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+
+def _matched(ref, est) -> set[int]:  # type: ignore[no-untyped-def]
+    """Indices of the notes of ``ref`` whose onset and pitch match a note of ``est`` (mir_eval, 50 ms)."""
+    import mir_eval
+    import numpy as np
+
+    if not len(ref) or not len(est):
+        return set()
+    pairs = mir_eval.transcription.match_notes(
+        np.stack([ref.onset_s, ref.offset_s], 1), mir_eval.util.midi_to_hz(ref.pitch.astype(float)),
+        np.stack([est.onset_s, est.offset_s], 1), mir_eval.util.midi_to_hz(est.pitch.astype(float)), offset_ratio=None)
+    return {i for i, _ in pairs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", help="a corpus root in Slakh2100's layout")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--style", default=None, help="only the songs of this style (the corpus's metadata)")
+    parser.add_argument("--ckpt", default=None, help="a model file (default: the shipped transcriber)")
+    parser.add_argument("--cache", default=None, help="a folder for the songs' posteriorgrams")
+    parser.add_argument("--max-tracks", type=int, default=None)
+    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from jointist.data.slakh import load_index
+    from jointist.evaluation import posteriorgrams_of_split
+    from jointist.instruments import DRUMS, INSTRUMENTS
+    from jointist.notes import NoteArray
+    from jointist.pipeline import Transcriber
+    from jointist.postprocess import decode_tracks
+    from jointist.results import Posteriorgram
+
+    torch.set_num_threads(args.threads)
+    transcriber = Transcriber(args.ckpt, progress=False)
+    styles = {t.track_id: t.style for t in load_index(args.corpus, args.split)}
+    songs = [s for s in posteriorgrams_of_split(transcriber, args.corpus, args.split, max_tracks=args.max_tracks,
+                                                cache=args.cache)
+             if args.style is None or styles.get(s[0]) == args.style]
+    if not songs:
+        raise SystemExit(f"no songs of style {args.style!r} in {args.corpus} {args.split}")
+    total: Counter[int] = Counter()
+    own: Counter[int] = Counter()
+    elsewhere: Counter[int] = Counter()
+    taken_by: dict[int, Counter[int]] = {}
+    for song in songs:
+        ref, classes = song[1], list(song[2])
+        est = decode_tracks(song[3], song[4], classes, config=transcriber.decode, scale=Posteriorgram.SCALE,
+                            offsets=song[5] if len(song) > 5 else None)
+        for c, notes in ref.items():
+            if c == DRUMS.index or not len(notes):
+                continue
+            total[c] += len(notes)
+            mine = _matched(notes, est[c])
+            own[c] += len(mine)
+            lost = [i for i in range(len(notes)) if i not in mine]
+            if not lost:
+                continue
+            rest = NoteArray(notes.onset_s[lost], notes.offset_s[lost], notes.pitch[lost], notes.velocity[lost])
+            found: set[int] = set()
+            for d in classes:
+                if d in (c, DRUMS.index):
+                    continue
+                hits = _matched(rest, est[d])
+                taken_by.setdefault(c, Counter())[d] += len(hits - found)
+                found |= hits
+            elsewhere[c] += len(found)
+    label = f"{args.split}{f', style {args.style}' if args.style else ''} ({len(songs)} songs)"
+    print(f"where each instrument's notes go, {label}: notes, own track, only another track (which), missed")
+    for c, n in total.most_common(args.top):
+        others = ", ".join(f"{INSTRUMENTS[d].name} {k / n:.3f}" for d, k in taken_by.get(c, Counter()).most_common(2) if k)
+        print(f"  {INSTRUMENTS[c].name:20s} {n:6d} {own[c] / n:.3f} {elsewhere[c] / n:.3f} ({others or '-'}) "
+              f"{(n - own[c] - elsewhere[c]) / n:.3f}")
+    n = sum(total.values())
+    print(f"  {'all pitched':20s} {n:6d} {sum(own.values()) / n:.3f} {sum(elsewhere.values()) / n:.3f} "
+          f"{(n - sum(own.values()) - sum(elsewhere.values())) / n:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
