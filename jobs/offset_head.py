@@ -161,9 +161,10 @@ def train(args: argparse.Namespace) -> None:
         stratum = np.concatenate([s["stratum"] for s in part])
         return feats, cls, torch.from_numpy((stratum == 0).astype(np.float32)), stratum
 
-    x_tr, c_tr, y_tr, _ = stack(songs[:-held])
+    train_songs = songs[:-held][: args.max_songs]  # the held-out songs stay the same whatever the training set
+    x_tr, c_tr, y_tr, _ = stack(train_songs)
     x_va, c_va, y_va, s_va = stack(songs[-held:])
-    print(f"{len(songs) - held} songs, {len(x_tr)} training cells ({int(y_tr.sum())} ends); "
+    print(f"{len(train_songs)} songs, {len(x_tr)} training cells ({int(y_tr.sum())} ends); "
           f"{held} held-out songs, {len(x_va)} cells", flush=True)
     branch, head = model.offset_branch, model.offset_out
     assert branch is not None and head is not None
@@ -205,7 +206,7 @@ def train(args: argparse.Namespace) -> None:
         print(f"epoch {epoch + 1}: step {step}, train loss {loss.item():.4f}, held-out loss {held_loss:.4f}, "
               f"held-out AP of ends {ap:.3f}; mean probability "
               + ", ".join(f"{k} {v:.3f}" for k, v in mean_by.items()), flush=True)
-    note = (f"offset head trained alone (jobs/offset_head.py, trunk frozen) on {len(songs) - held} songs' sampled cells, "
+    note = (f"offset head trained alone (jobs/offset_head.py, trunk frozen) on {len(train_songs)} songs' sampled cells, "
             f"{args.epochs} epochs; held-out AP of ends {curve[-1]['held_out_ap']:.3f}")
     out = save_model(model.eval(), args.out, card=card.replace(init_args=model.init_args,
                                                                  notes=f"{card.notes} {note}".strip()))
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pos-weight", type=float, default=1.0)
     p.add_argument("--channels", type=int, default=None, help="the head's width (default: the other heads')")
     p.add_argument("--layers", type=int, default=None, help="its conditioned layers (default: the other heads')")
+    p.add_argument("--max-songs", type=int, default=None, help="train on the first N songs only (a data curve)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=train)
     p = sub.add_parser("report", help="note F1 and offset errors of a model with the head, before and after")
