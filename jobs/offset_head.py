@@ -125,8 +125,12 @@ def _load_cells(folder: Path) -> tuple[list[str], list[dict[str, np.ndarray]]]:
     names = sorted(p.stem for p in folder.glob("*.npz") if not p.name.endswith(".tmp.npz"))
     songs = []
     for name in names:
-        with np.load(folder / f"{name}.npz") as z:
-            songs.append({k: z[k] for k in z.files})
+        path = folder / f"{name}.npz"
+        try:
+            with np.load(path) as z:
+                songs.append({k: z[k] for k in ("features", "cls", "stratum")})
+        except (OSError, ValueError, KeyError, EOFError) as err:
+            raise SystemExit(f"{path}: not a readable cells file ({err}); delete it and run `cells` again") from err
     return names, songs
 
 

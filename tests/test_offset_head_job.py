@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from jointist.models.serialize import load_model
@@ -50,3 +51,6 @@ def test_the_offset_head_job_samples_note_ends_and_trains_a_head_that_finds_them
     curve = __import__("json").loads(out.with_suffix(".curve.json").read_text())
     last = curve[-1]["mean_probability"]
     assert last["end"] > 2 * last["inside"]  # the head tells a note's end from its middle on held-out songs
+    (cells / "Track00003.npz").write_bytes(b"not numpy")  # a damaged file is named, not a traceback
+    with pytest.raises(SystemExit, match="Track00003.npz: not a readable cells file"):
+        job.main(["train", str(cells), "--out", str(tmp_path / "again.pt"), "--model", str(tiny_model_file)])
