@@ -20,15 +20,9 @@ from collections import Counter
 
 def _matched(ref, est) -> set[int]:  # type: ignore[no-untyped-def]
     """Indices of the notes of ``ref`` whose onset and pitch match a note of ``est`` (mir_eval, 50 ms)."""
-    import mir_eval
-    import numpy as np
+    from jointist.metrics import match_pairs
 
-    if not len(ref) or not len(est):
-        return set()
-    pairs = mir_eval.transcription.match_notes(
-        np.stack([ref.onset_s, ref.offset_s], 1), mir_eval.util.midi_to_hz(ref.pitch.astype(float)),
-        np.stack([est.onset_s, est.offset_s], 1), mir_eval.util.midi_to_hz(est.pitch.astype(float)), offset_ratio=None)
-    return {i for i, _ in pairs}
+    return {i for i, _ in match_pairs(ref, est, with_offset=False)}
 
 
 def main(argv: list[str] | None = None) -> int:

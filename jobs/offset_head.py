@@ -43,6 +43,7 @@ from jointist.audio.io import load_audio
 from jointist.data.slakh import load_index
 from jointist.data.targets import notes_to_rolls
 from jointist.instruments import DRUMS
+from jointist.metrics import average_precision
 from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.serialize import load_model, save_model
 from jointist.pipeline import INPUT_PEAK, default_model_path, input_gain
@@ -134,15 +135,6 @@ def _load_cells(folder: Path) -> tuple[list[str], list[dict[str, np.ndarray]]]:
     return names, songs
 
 
-def _average_precision(score: np.ndarray, label: np.ndarray) -> float:
-    order = np.argsort(-score)
-    hits = label[order].astype(np.float64)
-    if hits.sum() == 0:
-        return float("nan")
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float((precision * hits).sum() / hits.sum())
-
-
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -189,7 +181,7 @@ def train(args: argparse.Namespace) -> None:
         loss = float(torch.nn.functional.binary_cross_entropy_with_logits(z, y_va, pos_weight=pos_weight))
         p = torch.sigmoid(z).numpy()
         mean_by = {STRATA[s]: float(p[s_va == s].mean()) for s in range(len(STRATA)) if (s_va == s).any()}
-        return loss, _average_precision(p, y_va.numpy()), mean_by
+        return loss, average_precision(y_va.numpy(), p), mean_by
 
     step = 0
     curve: list[dict] = []

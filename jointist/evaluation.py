@@ -28,6 +28,7 @@ from jointist.metrics import (
     evaluate_piece,
     evaluate_separation,
     finite_or_none,
+    match_pairs,
     recognition_scores,
     summarise,
     summarise_separation,
@@ -539,8 +540,6 @@ def offset_errors(cached: CachedSongs, config: DecodeConfig) -> OffsetErrors:
     ended: at an offset peak (a model with an offset head), at a second onset of the key inside the
     note, or where the frame roll fell (with the key quiet after, or a new note starting before the
     true end)."""
-    import mir_eval
-
     errors: dict[int, list[tuple[float, float]]] = {}
     causes: dict[str, int] = {}
     for song in cached:
@@ -551,8 +550,7 @@ def offset_errors(cached: CachedSongs, config: DecodeConfig) -> OffsetErrors:
             if c == DRUMS.index or e is None or not len(r) or not len(e):
                 continue
             ri, ei = np.stack([r.onset_s, r.offset_s], 1), np.stack([e.onset_s, e.offset_s], 1)
-            pairs = mir_eval.transcription.match_notes(ri, mir_eval.util.midi_to_hz(r.pitch.astype(float)), ei,
-                                                       mir_eval.util.midi_to_hz(e.pitch.astype(float)), offset_ratio=None)
+            pairs = match_pairs(r, e, with_offset=False)
             threshold = config.for_class(c).offset_threshold
             for i, j in pairs:
                 err, tol = ei[j, 1] - ri[i, 1], max(0.05, 0.2 * (ri[i, 1] - ri[i, 0]))

@@ -46,7 +46,7 @@ from jointist.recognition_calibration import set_scores
 
 __all__ = [
     "Counts", "PieceScores", "RecognitionReport", "SeparationPieceScores", "SeparationReport", "SourceScores",
-    "TranscriptionReport", "average_precision", "evaluate_piece", "evaluate_separation", "match_counts",
+    "TranscriptionReport", "average_precision", "evaluate_piece", "evaluate_separation", "match_counts", "match_pairs",
     "finite_or_none", "merge_pitched", "oracle_irm", "recognition_scores", "summarise", "summarise_separation", "whole_track_sdr_db", "energy_re_mixture_db",
 ]
 
@@ -91,19 +91,24 @@ def _intervals(notes: NoteArray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([onset, offset], axis=1) if len(notes) else np.zeros((0, 2)), hz
 
 
-def match_counts(ref: NoteArray, est: NoteArray, *, with_offset: bool) -> Counts:
-    """Notes of ``est`` matched one-to-one to ``ref`` (mir_eval's bipartite matching)."""
+def match_pairs(ref: NoteArray, est: NoteArray, *, with_offset: bool) -> list[tuple[int, int]]:
+    """``(ref index, est index)`` of the notes matched one-to-one (mir_eval's bipartite matching:
+    onsets within 50 ms, pitches within 50 cents, and with ``with_offset`` offsets within 20% or 50 ms)."""
     if len(ref) == 0 or len(est) == 0:
-        return Counts(0, len(ref), len(est))
+        return []
     import mir_eval
 
     ref_iv, ref_hz = _intervals(ref)
     est_iv, est_hz = _intervals(est)
-    matches = mir_eval.transcription.match_notes(
+    return [(int(i), int(j)) for i, j in mir_eval.transcription.match_notes(
         ref_iv, ref_hz, est_iv, est_hz, onset_tolerance=ONSET_TOLERANCE_S, pitch_tolerance=50.0,
         offset_ratio=OFFSET_RATIO if with_offset else None, offset_min_tolerance=OFFSET_MIN_TOLERANCE_S,
-    )
-    return Counts(len(matches), len(ref), len(est))
+    )]
+
+
+def match_counts(ref: NoteArray, est: NoteArray, *, with_offset: bool) -> Counts:
+    """Notes of ``est`` matched one-to-one to ``ref`` (mir_eval's bipartite matching)."""
+    return Counts(len(match_pairs(ref, est, with_offset=with_offset)), len(ref), len(est))
 
 
 def match_velocity_counts(ref: NoteArray, est: NoteArray) -> Counts:

@@ -179,7 +179,8 @@ class NoteTracker:
         self._onset = np.zeros((0, N_PITCHES), np.float32)  # buffered frames, from song frame self._start on
         self._frame = np.zeros((0, N_PITCHES), np.float32)
         self._velocity: np.ndarray | None = None
-        self._offset: np.ndarray | None = None
+        self._offset: np.ndarray | None = None  # buffered offset probabilities, when they end notes
+        self._with_offsets = False  # whether the blocks come with offsets
         self._start = 0
         self._settled = 0  # frames before this one are decoded
         self._received = 0
@@ -201,8 +202,9 @@ class NoteTracker:
             raise ValueError(f"onset and frame must both be (time, {N_PITCHES}), got {onset.shape} and {frame.shape}")
         if (velocity is None) != (self._velocity is None) and self._received:
             raise ValueError("velocity must be given with every block or with none")
-        if (offsets is None) != (self._offset is None) and self._received:
+        if self._received and (offsets is not None) != self._with_offsets:
             raise ValueError("offsets must be given with every block or with none")
+        self._with_offsets = offsets is not None
         self._onset = np.concatenate([self._onset, onset])
         self._frame = np.concatenate([self._frame, frame])
         if velocity is not None:
@@ -214,7 +216,8 @@ class NoteTracker:
             offsets = np.asarray(offsets, dtype=np.float32)
             if offsets.shape != onset.shape:
                 raise ValueError(f"offsets must be {onset.shape} like onset, got {offsets.shape}")
-            self._offset = offsets if self._offset is None else np.concatenate([self._offset, offsets])
+            if self.config.offset_threshold and not self.is_drum:  # buffered only where they end notes
+                self._offset = offsets if self._offset is None else np.concatenate([self._offset, offsets])
         self._received += len(onset)
         self._advance(final=False)
 
@@ -253,8 +256,8 @@ class NoteTracker:
         a, b = self._settled - self._start, stop - self._start
         velocity = None if self._velocity is None else self._velocity[a:b]
         offset_peaks = None
-        if self._offset is not None and self.config.offset_threshold and not self.is_drum:
-            offset_peaks = _onset_peaks(self._offset, self.config.offset_threshold)[a:b]
+        if self._offset is not None:
+            offset_peaks = _onset_peaks(self._offset, self.config.offset_threshold or 0.0)[a:b]
         self._track(peaks[a:b], self._frame[a:b] >= self.config.frame_threshold, velocity, first=self._settled,
                     offset_peaks=offset_peaks)
         self._settled = stop

@@ -315,6 +315,14 @@ def test_a_note_ends_at_the_first_offset_peak_after_its_onset_frames():
         assert np.array_equal(tracks[0].offset_s, notes.offset_s) and np.array_equal(tracks[5].offset_s, notes.offset_s)
     with pytest.raises(ValueError, match="offsets must be"):
         decode_notes(onset, frame, config=config, offsets=offsets[:, :80])
+    from jointist.postprocess import NoteTracker
+
+    for first, then in ((offsets, None), (None, offsets)):  # with every block or with none, used or not
+        for setting in (config, DecodeConfig()):
+            tracker = NoteTracker(config=setting)
+            tracker.push(onset[:50], frame[:50], None, None if first is None else first[:50])
+            with pytest.raises(ValueError, match="offsets must be given with every block or with none"):
+                tracker.push(onset[50:], frame[50:], None, None if then is None else then[50:])
     with pytest.raises(ValueError, match="offset_threshold must be in"):
         DecodeConfig(offset_threshold=1.5)
 
