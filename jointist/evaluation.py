@@ -43,7 +43,7 @@ from jointist.results import Posteriorgram
 __all__ = [
     "ClassThresholdChoice", "OffsetErrors", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer",
     "evaluate_split", "evaluate_tracks", "offset_error_table", "offset_errors", "posteriorgrams_of_split", "recognition_reports", "recognize_split", "reference_stems",
-    "split_report", "split_score", "tune_class_thresholds", "tune_decode", "write_recognition_report", "write_report",
+    "split_report", "split_score", "tune_class_offsets", "tune_class_thresholds", "tune_decode", "write_recognition_report", "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -391,7 +391,9 @@ def tune_decode(
     and tunes only per instrument (the grids then apply to the instruments alone). For a model with
     an offset head, the offset threshold (``offset_grid``) is chosen next, jointly with the shared
     frame threshold (``frame_grid``, even with ``shared=False``: where offsets end notes, the frame
-    roll may hold them longer), before the per-instrument settings.
+    roll may hold them longer), before the per-instrument settings; with ``per_class``, each
+    instrument's own offset threshold last (:func:`tune_class_offsets`), kept if the split's
+    objective says so.
 
     Posteriorgrams are computed once per track (or read from ``cache``, see
     :func:`posteriorgrams_of_split`); only the note decoding is repeated per grid point.
@@ -440,6 +442,19 @@ def tune_decode(
                 choices.update(found)
         whole = {label: split_score(cached, candidate, objective) for label, candidate in candidates.items()}
         chosen = max(whole, key=lambda label: whole[label])
+        if any(_offsets_of(song) is not None for song in cached):
+            # then each instrument's offset threshold, with its frame threshold, on top of the chosen table
+            found_offsets: dict[str, tuple[float, float | None, float, float]] = {}
+            table = tune_class_offsets(cached, candidates[chosen], frame_grid=frame_grid, offset_grid=offset_grid,
+                                       objective=objective, min_pieces=min_pieces, progress=progress,
+                                       choices=found_offsets)
+            for name, (fr_t, off_t, value, before) in sorted(found_offsets.items()):
+                log.info("%s: frame %.2f offset %s: %s note F1 %.4f (its current settings %.4f)", name, fr_t, off_t,
+                         objective, value, before)
+            label = f"{chosen}, per-instrument offset thresholds"
+            candidates[label] = dataclasses.replace(candidates[chosen], class_thresholds=table)
+            whole[label] = split_score(cached, candidates[label], objective)
+            chosen = max(whole, key=lambda label: whole[label])
         for label, value in whole.items():
             log.info("%s: %s note F1 %.4f%s", label, objective, value, " (chosen)" if label == chosen else "")
         config = candidates[chosen]
@@ -598,6 +613,105 @@ class ClassThresholdChoice:
     pieces: int
 
 
+class _ClassScorer:
+    """The split's objective (:func:`tune_score`) with one instrument's notes decoded at candidate
+    settings and every other instrument's as ``config`` decodes them (its per-instrument table
+    included): an instrument's notes depend only on its own settings (suppression compares its onset
+    probabilities with everyone's, whatever their thresholds), so only its share of the sums changes.
+    ``balanced``: flat F1 sees the notes it writes into another instrument's place, instrument-wise F1
+    its own notes, multi-instrument F1 its share of the pooled counts; ``piecewise``: its own mean
+    onset F1."""
+
+    def __init__(self, cached: CachedSongs, config: DecodeConfig, objective: str) -> None:
+        from jointist.metrics import Counts, match_counts, merge_pitched
+
+        if objective not in TUNE_OBJECTIVES:
+            raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
+        self.cached, self.config, self.objective = cached, config, objective
+        self.songs = []  # per song: references, notes decoded with config, flat counts
+        for song in cached:
+            ref, classes, onset, frame = song[1:5]
+            scale = Posteriorgram.SCALE if np.asarray(onset).dtype == np.uint8 else 1.0
+            est = decode_tracks(onset, frame, list(classes), config=config, scale=scale, offsets=_offsets_of(song))
+            self.songs.append((ref, est, match_counts(merge_pitched(ref), merge_pitched(est), with_offset=False)))
+        self.flat_songs = [flat for _, _, flat in self.songs if not flat.empty]
+        self.flat_sum = sum(flat.f1 for flat in self.flat_songs)
+        onset_f1: dict[int, list[float]] = {}  # class -> its per-song onset F1
+        self.pooled_of: dict[tuple[int, int], Counts] = {}  # (song, class) -> its counts in MT3's pooled (onset+offset) F1
+        for i, (ref, est, _) in enumerate(self.songs):
+            for c in set(ref) | set(est):
+                r, e = ref.get(c, NoteArray.empty()), est.get(c, NoteArray.empty())
+                counts = match_counts(r, e, with_offset=False)
+                if len(r):
+                    onset_f1.setdefault(c, []).append(counts.f1)
+                self.pooled_of[(i, c)] = counts if c == DRUMS.index else match_counts(r, e, with_offset=True)
+        self.pooled = sum(self.pooled_of.values(), Counts())
+        self.class_means = {c: float(np.mean(v)) for c, v in onset_f1.items()}
+        self.instrument_sum = sum(self.class_means.values())
+        self.pieces: dict[int, int] = {}  # class -> songs it plays in
+        for song in cached:
+            for c in song[2]:
+                self.pieces[int(c)] = self.pieces.get(int(c), 0) + 1
+
+    def items(self, classes: Sequence[int], ratio: float) -> dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]]:
+        """Per class of ``classes`` and song it plays in: (song index, its onset codes with the cells
+        that suppression at ``ratio`` drops zeroed, frame codes, offset codes or None)."""
+        from jointist.postprocess import suppress_shared_onsets
+
+        per_class: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = {int(c): [] for c in classes}
+        for i, song in enumerate(self.cached):
+            classes_here, offsets = song[2], _offsets_of(song)
+            onset, frame = np.asarray(song[3]), np.asarray(song[4])
+            scale = Posteriorgram.SCALE if onset.dtype == np.uint8 else 1.0
+            pitched = np.array([c != DRUMS.index for c in classes_here])
+            kept = suppress_shared_onsets(onset.astype(np.float32) / scale, ratio, pitched=pitched) > 0
+            onset = np.where(kept, onset, np.zeros((), onset.dtype))
+            for k, c in enumerate(classes_here):
+                if int(c) in per_class:
+                    per_class[int(c)].append((i, onset[:, k], frame[:, k], None if offsets is None else offsets[:, k]))
+        return per_class
+
+    def scores(self, c: int, items: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]],
+               settings: dict[Any, DecodeConfig]) -> dict[Any, float]:
+        """The objective with class ``c`` (its songs' ``items``, see :meth:`items`) decoded with each of
+        ``settings`` (key -> settings without a table; suppression is already in ``items``)."""
+        from jointist.metrics import Counts, match_counts, merge_pitched
+        from jointist.postprocess import decode_notes
+
+        drum = c == DRUMS.index
+        scale = Posteriorgram.SCALE if items[0][1].dtype == np.uint8 else 1.0
+        # this instrument's contribution at ``config``, replaced by each candidate's
+        base_pooled = sum((self.pooled_of.get((i, c), Counts()) for i, *_ in items), Counts())
+        others = {i: merge_pitched({k: n for k, n in self.songs[i][1].items() if k != c}) for i, *_ in items}
+        out = {}
+        for key, setting in settings.items():
+            own_f1, own_pooled, flat_change = [], Counts(), 0.0
+            for i, onset, frame, offsets in items:
+                ref, _, flat = self.songs[i]
+                r = ref.get(c, NoteArray.empty())
+                mine = decode_notes(onset.astype(np.float32) / scale, frame.astype(np.float32) / scale,
+                                    is_drum=drum, config=setting,
+                                    offsets=None if offsets is None else offsets.astype(np.float32) / scale)
+                counts = match_counts(r, mine, with_offset=False)
+                if len(r):
+                    own_f1.append(counts.f1)
+                own_pooled = own_pooled + (counts if drum else match_counts(r, mine, with_offset=True))
+                if not drum and self.objective == "balanced" and not flat.empty:
+                    new = match_counts(merge_pitched(ref), NoteArray.concatenate([others[i], mine]), with_offset=False)
+                    flat_change += new.f1 - flat.f1
+            mean_own = float(np.mean(own_f1)) if own_f1 else 0.0
+            if self.objective == "piecewise":
+                out[key] = mean_own
+                continue
+            total = Counts(self.pooled.tp - base_pooled.tp + own_pooled.tp,
+                           self.pooled.n_ref - base_pooled.n_ref + own_pooled.n_ref,
+                           self.pooled.n_est - base_pooled.n_est + own_pooled.n_est)
+            flat_mean = (self.flat_sum + flat_change) / max(len(self.flat_songs), 1)
+            instrument = (self.instrument_sum - self.class_means.get(c, 0.0) + mean_own) / max(len(self.class_means), 1)
+            out[key] = (flat_mean + instrument + total.f1) / 3.0
+        return out
+
+
 def tune_class_thresholds(
     cached: CachedSongs,
     config: DecodeConfig,
@@ -615,14 +729,11 @@ def tune_class_thresholds(
 
     ``cached`` holds, per song, ``(id, reference notes by class, classes, onset codes, frame codes)``
     with the (T, K, 88) uint8 posteriorgrams of :meth:`~jointist.pipeline.Transcriber.posteriorgrams`.
-    An instrument's notes depend only on its own settings (suppression compares its onset
-    probabilities with everyone's, whatever their thresholds), so each instrument's settings are
-    scored with every other instrument at the shared settings: by the split's whole
-    :func:`tune_score` (``balanced``: flat F1 sees the notes it writes into another instrument's
-    place, instrument-wise F1 its own notes, multi-instrument F1 its share of the pooled counts), or
-    by its own mean onset F1 (``piecewise``). Drums have onsets only and never compete, so only their
-    onset threshold is tuned. Instruments in fewer than ``min_pieces`` songs, and those whose best is
-    no better than the shared settings, keep the shared settings and are left out.
+    Each instrument's settings are scored with every other instrument at the shared settings, by the
+    split's whole :func:`tune_score` or by its own mean onset F1 (``piecewise``; see
+    :class:`_ClassScorer`). Drums have onsets only and never compete, so only their onset threshold
+    is tuned. Instruments in fewer than ``min_pieces`` songs, and those whose best is no better than
+    the shared settings, keep the shared settings and are left out.
 
     Args:
         shared_onset_grid: ratios to try (None: only ``config.shared_onset_ratio``).
@@ -635,102 +746,97 @@ def tune_class_thresholds(
 
     from tqdm import tqdm
 
-    from jointist.metrics import Counts, match_counts, merge_pitched
-    from jointist.postprocess import decode_notes, suppress_shared_onsets
-
-    if objective not in TUNE_OBJECTIVES:
-        raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
     config = dataclasses.replace(config, class_thresholds=None)
+    scorer = _ClassScorer(cached, config, objective)
     shared = (config.onset_threshold, config.frame_threshold, config.shared_onset_ratio)
     ratios = sorted({shared[2], *(shared_onset_grid or ())})
-
-    # every song at the shared settings: each instrument's notes, and the scores the objective sums
-    songs = []
-    for song in cached:
-        ref, classes, onset, frame = song[1:5]
-        scale = Posteriorgram.SCALE if np.asarray(onset).dtype == np.uint8 else 1.0
-        est = decode_tracks(onset, frame, list(classes), config=config, scale=scale, offsets=_offsets_of(song))
-        songs.append((ref, est, match_counts(merge_pitched(ref), merge_pitched(est), with_offset=False)))
-    flat_songs = [flat for _, _, flat in songs if not flat.empty]
-    flat_sum = sum(flat.f1 for flat in flat_songs)
-    onset_f1: dict[int, list[float]] = {}  # class -> its per-song onset F1 at the shared settings
-    pooled_of: dict[tuple[int, int], Counts] = {}  # (song, class) -> its counts in MT3's pooled (onset+offset) F1
-    for i, (ref, est, _) in enumerate(songs):
-        for c in set(ref) | set(est):
-            r, e = ref.get(c, NoteArray.empty()), est.get(c, NoteArray.empty())
-            counts = match_counts(r, e, with_offset=False)
-            if len(r):
-                onset_f1.setdefault(c, []).append(counts.f1)
-            pooled_of[(i, c)] = counts if c == DRUMS.index else match_counts(r, e, with_offset=True)
-    pooled = sum(pooled_of.values(), Counts())
-    class_means = {c: float(np.mean(v)) for c, v in onset_f1.items()}
-    instrument_sum = sum(class_means.values())
-
-    counts_per_class: dict[int, int] = {}
-    for song in cached:
-        for c in song[2]:
-            counts_per_class[int(c)] = counts_per_class.get(int(c), 0) + 1
-    tuned = [c for c, n in sorted(counts_per_class.items()) if n >= min_pieces]
+    tuned = [c for c, n in sorted(scorer.pieces.items()) if n >= min_pieces]
     score: dict[int, dict[tuple[float, float, float], float]] = {c: {} for c in tuned}
     steps = tqdm(total=len(tuned) * len(ratios), desc="per-instrument thresholds", unit="instrument",
                  disable=not progress)
     for ratio in ratios:
-        # per instrument and song: (song index, onset codes with the suppressed cells zeroed, frame codes,
-        # offset codes or None)
-        per_class: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]]] = {c: [] for c in tuned}
-        for i, song in enumerate(cached):
-            classes, offsets = song[2], _offsets_of(song)
-            onset, frame = np.asarray(song[3]), np.asarray(song[4])
-            scale = Posteriorgram.SCALE if onset.dtype == np.uint8 else 1.0
-            pitched = np.array([c != DRUMS.index for c in classes])
-            kept = suppress_shared_onsets(onset.astype(np.float32) / scale, ratio, pitched=pitched) > 0
-            onset = np.where(kept, onset, np.zeros((), onset.dtype))
-            for k, c in enumerate(classes):
-                if int(c) in per_class:
-                    per_class[int(c)].append((i, onset[:, k], frame[:, k], None if offsets is None else offsets[:, k]))
+        per_class = scorer.items(tuned, ratio)
         for c in tuned:
             steps.update()
             drum = c == DRUMS.index
             if drum and ratio != shared[2]:
                 continue
-            items = per_class[c]
-            scale = Posteriorgram.SCALE if items[0][1].dtype == np.uint8 else 1.0
-            # the shared settings' contribution of this instrument, replaced by each candidate's
-            base_pooled = sum((pooled_of.get((i, c), Counts()) for i, *_ in items), Counts())
-            others = {i: merge_pitched({k: n for k, n in songs[i][1].items() if k != c}) for i, *_ in items}
             grid = {shared[:2], *((on, shared[1] if drum else fr) for on in onset_grid for fr in frame_grid)}
-            for on_t, fr_t in sorted(grid):
-                setting = dataclasses.replace(config, onset_threshold=on_t, frame_threshold=fr_t)
-                own_f1, own_pooled, flat_change = [], Counts(), 0.0
-                for i, onset, frame, offsets in items:
-                    ref, _, flat = songs[i]
-                    r = ref.get(c, NoteArray.empty())
-                    mine = decode_notes(onset.astype(np.float32) / scale, frame.astype(np.float32) / scale,
-                                        is_drum=drum, config=setting,
-                                        offsets=None if offsets is None else offsets.astype(np.float32) / scale)
-                    counts = match_counts(r, mine, with_offset=False)
-                    if len(r):
-                        own_f1.append(counts.f1)
-                    own_pooled = own_pooled + (counts if drum else match_counts(r, mine, with_offset=True))
-                    if not drum and objective == "balanced" and not flat.empty:
-                        new = match_counts(merge_pitched(ref), NoteArray.concatenate([others[i], mine]), with_offset=False)
-                        flat_change += new.f1 - flat.f1
-                mean_own = float(np.mean(own_f1)) if own_f1 else 0.0
-                if objective == "piecewise":
-                    score[c][(on_t, fr_t, ratio)] = mean_own
-                    continue
-                total = Counts(pooled.tp - base_pooled.tp + own_pooled.tp, pooled.n_ref - base_pooled.n_ref + own_pooled.n_ref,
-                               pooled.n_est - base_pooled.n_est + own_pooled.n_est)
-                flat_mean = (flat_sum + flat_change) / max(len(flat_songs), 1)
-                instrument = (instrument_sum - class_means.get(c, 0.0) + mean_own) / max(len(class_means), 1)
-                score[c][(on_t, fr_t, ratio)] = (flat_mean + instrument + total.f1) / 3.0
+            score[c].update(scorer.scores(c, per_class[c], {
+                (on_t, fr_t, ratio): dataclasses.replace(config, onset_threshold=on_t, frame_threshold=fr_t)
+                for on_t, fr_t in sorted(grid)}))
     steps.close()
     table: dict[str, tuple[float, float, float]] = {}
     for c in tuned:
         best = max(sorted(score[c]), key=lambda k: (score[c][k], k == shared))  # ties keep the shared settings
         name = INSTRUMENTS[c].name
         if choices is not None:
-            choices[name] = ClassThresholdChoice(*best, score[c][best], score[c][shared], counts_per_class[c])
+            choices[name] = ClassThresholdChoice(*best, score[c][best], score[c][shared], scorer.pieces[c])
         if best != shared:
             table[name] = best
     return table
+
+
+def tune_class_offsets(
+    cached: CachedSongs,
+    config: DecodeConfig,
+    *,
+    frame_grid: tuple[float, ...] = FRAME_GRID,
+    offset_grid: tuple[float | None, ...] = OFFSET_GRID,
+    objective: str = "balanced",
+    min_pieces: int = 5,
+    progress: bool = True,
+    choices: dict[str, tuple[float, float | None, float, float]] | None = None,
+) -> tuple[tuple[str, float, float, float | None, float | None], ...] | None:
+    """Each pitched instrument's own offset threshold, chosen with its frame threshold, on top of
+    ``config`` and its per-instrument table (onset thresholds and ratios stay as they are): a decaying
+    timbre's note ends are surer than a sustained one's, and where offsets end notes the frame roll
+    may hold them longer. Each instrument is scored with every other instrument at its settings in
+    ``config`` (:class:`_ClassScorer`); ties keep the instrument's current settings. ``cached`` must
+    hold offset codes (a model with an offset head); an offset of None or 0 ignores offsets.
+
+    Args:
+        choices: filled with instrument name -> (frame, offset, objective at them, objective at the
+            current settings) for every instrument tried.
+
+    Returns:
+        ``config``'s table with the changed instruments' frame and offset thresholds (a new entry,
+        with the shared onset threshold and ratio, for an instrument it did not name), for
+        :attr:`DecodeConfig.class_thresholds`.
+    """
+    import dataclasses
+
+    from tqdm import tqdm
+
+    if not any(_offsets_of(song) is not None for song in cached):
+        raise ValueError("per-instrument offset thresholds need the posteriorgrams of a model with an offset head")
+    scorer = _ClassScorer(cached, config, objective)
+    tuned = [c for c, n in sorted(scorer.pieces.items()) if n >= min_pieces and c != DRUMS.index]
+    table = {entry[0]: list(entry[1:]) for entry in config.class_thresholds or ()}
+    by_ratio: dict[float, list[int]] = {}
+    for c in tuned:
+        by_ratio.setdefault(config.for_class(c).shared_onset_ratio, []).append(c)
+    steps = tqdm(total=len(tuned), desc="per-instrument offset thresholds", unit="instrument", disable=not progress)
+    for ratio, classes in sorted(by_ratio.items()):
+        per_class = scorer.items(classes, ratio)
+        for c in classes:
+            steps.update()
+            own = config.for_class(c)
+            current = (own.frame_threshold, own.offset_threshold or None)
+            grid = {current, *((fr, off or None) for fr in frame_grid for off in offset_grid)}
+            score = scorer.scores(c, per_class[c], {
+                key: dataclasses.replace(own, frame_threshold=key[0], offset_threshold=key[1]) for key in sorted(
+                    grid, key=lambda k: (k[0], k[1] or 0.0))})
+            # ties keep the current settings, then the current frame threshold
+            best = max(sorted(score, key=lambda k: (k[0], k[1] or 0.0)),
+                       key=lambda k: (score[k], k == current, k[0] == current[0]))
+            name = INSTRUMENTS[c].name
+            if choices is not None:
+                choices[name] = (best[0], best[1], score[best], score[current])
+            if best != current:
+                entry = table.get(name, [own.onset_threshold, own.frame_threshold, None, None])
+                # an offset of 0 ignores offsets for this instrument where the shared setting uses them
+                entry[1], entry[3] = best[0], best[1] if best[1] is not None else (0.0 if config.offset_threshold else None)
+                table[name] = entry
+    steps.close()
+    return DecodeConfig(class_thresholds=table).class_thresholds

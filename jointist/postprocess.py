@@ -55,14 +55,18 @@ class DecodeConfig:
     """Across pitched instruments decoded together, an onset whose probability is below this share of
     the strongest instrument's onset at the same key (within one frame) is dropped: 1 lets only the
     most likely instrument keep a note, 0 (default) decodes every instrument independently."""
-    class_thresholds: Mapping[str, Sequence[float]] | Sequence[Sequence[object]] | None = None
-    """Per-instrument ``[onset_threshold, frame_threshold]`` or ``[onset_threshold, frame_threshold,
-    shared_onset_ratio]`` replacing the settings above for the instruments named, e.g.
-    ``{Timpani: [0.1, 0.1], Strings: [0.2, 0.2, 0.0]}``: a conditioned transcriber is not equally
-    confident about every timbre, and an ensemble class that doubles a solo one loses fewer notes
-    without suppression (``jointist-evaluate tune_decode=true tune_per_class=true`` fits them on
-    validation songs). Stored as sorted ``(name, onset, frame, ratio or None)``; None keeps the shared
-    ratio. A mapping or such tuples are accepted; an empty mapping clears the table."""
+    class_thresholds: Mapping[str, Sequence[float | None]] | Sequence[Sequence[object]] | None = None
+    """Per-instrument ``[onset_threshold, frame_threshold]``, ``[onset_threshold, frame_threshold,
+    shared_onset_ratio]`` or ``[onset_threshold, frame_threshold, shared_onset_ratio,
+    offset_threshold]`` replacing the settings above for the instruments named, e.g.
+    ``{Timpani: [0.1, 0.1], Strings: [0.2, 0.2, 0.0], Piano: [0.3, 0.2, null, 0.3]}``: a conditioned
+    transcriber is not equally confident about every timbre, an ensemble class that doubles a solo one
+    loses fewer notes without suppression, and a decaying timbre's note ends are surer than a sustained
+    one's (``jointist-evaluate tune_decode=true tune_per_class=true`` fits them on validation songs).
+    A null ratio or offset threshold keeps the shared one; an offset threshold of 0 ignores offsets for
+    that instrument. Stored as sorted ``(name, onset, frame, ratio or None, offset or None)``. A
+    mapping or such tuples (with or without the last items) are accepted; an empty mapping clears the
+    table."""
 
     def __post_init__(self) -> None:
         """Refuse values that would silently give no notes (or nonsense) with a message naming the field.
@@ -102,47 +106,53 @@ class DecodeConfig:
         return int(value)
 
     @staticmethod
-    def _class_table(value: object) -> tuple[tuple[str, float, float, float | None], ...] | None:
-        """``class_thresholds`` as sorted ``(canonical name, onset, frame, ratio or None)``, or a clear error."""
+    def _class_table(value: object) -> tuple[tuple[str, float, float, float | None, float | None], ...] | None:
+        """``class_thresholds`` as sorted ``(canonical name, onset, frame, ratio or None, offset or None)``,
+        or a clear error."""
         if value is None:
             return None
         if isinstance(value, Mapping):
             items = [(name, setting) for name, setting in value.items()]
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and len(v) in (3, 4) for v in value):
-            items = [(v[0], [x for x in v[1:] if x is not None]) for v in value]
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and 3 <= len(v) <= 5 for v in value):
+            items = [(v[0], list(v[1:])) for v in value]
         else:
             raise DecodeConfigError("decode.class_thresholds must map instrument names to [onset, frame] thresholds "
-                                    f"(and optionally a shared-onset ratio), e.g. {{Piano: [0.3, 0.2]}}, got {value!r}")
-        table: dict[str, tuple[float, float, float | None]] = {}
+                                    "(and optionally a shared-onset ratio and an offset threshold), e.g. "
+                                    f"{{Piano: [0.3, 0.2]}}, got {value!r}")
+        table: dict[str, tuple[float, float, float | None, float | None]] = {}
         for name, setting in items:
             try:
                 inst = by_name(name)  # type: ignore[arg-type]
             except UnknownInstrumentError as err:
                 raise DecodeConfigError(f"decode.class_thresholds: {err}") from err
-            if not isinstance(setting, (list, tuple)) or len(setting) not in (2, 3):
-                raise DecodeConfigError(f"decode.class_thresholds.{inst.name} must be [onset, frame] or "
-                                        f"[onset, frame, shared_onset_ratio], got {setting!r}")
-            values = []
-            for what, x in zip(("onset threshold", "frame threshold", "shared-onset ratio"), setting):
+            if not isinstance(setting, (list, tuple)) or not 2 <= len(setting) <= 4:
+                raise DecodeConfigError(f"decode.class_thresholds.{inst.name} must be [onset, frame], [onset, frame, "
+                                        f"shared_onset_ratio] or [onset, frame, ratio, offset], got {setting!r}")
+            values: list[float | None] = [None, None, None, None]
+            for k, (what, x) in enumerate(zip(("onset threshold", "frame threshold", "shared-onset ratio",
+                                               "offset threshold"), setting)):
+                if x is None and k >= 2:  # the shared ratio / offset threshold
+                    continue
                 if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)) \
                         or not 0.0 <= float(x) <= 1.0:
-                    raise DecodeConfigError(f"decode.class_thresholds.{inst.name}: the {what} must be in [0, 1], "
-                                            f"got {x!r}")
-                values.append(float(x))
+                    raise DecodeConfigError(f"decode.class_thresholds.{inst.name}: the {what} must be in [0, 1]"
+                                            f"{' (or null: the shared one)' if k >= 2 else ''}, got {x!r}")
+                values[k] = float(x)
             if inst.name in table:
                 raise DecodeConfigError(f"decode.class_thresholds names {inst.name} twice")
-            table[inst.name] = (values[0], values[1], values[2] if len(values) == 3 else None)
+            table[inst.name] = (cast(float, values[0]), cast(float, values[1]), values[2], values[3])
         return tuple((name, *table[name]) for name in sorted(table)) or None
 
     def for_class(self, index: int) -> DecodeConfig:
-        """The settings that decode instrument class ``index``: its own thresholds (and ratio) where
-        ``class_thresholds`` names it, these otherwise."""
+        """The settings that decode instrument class ``index``: its own thresholds (ratio, offset
+        threshold) where ``class_thresholds`` names it, these otherwise."""
         name = by_index(index).name
-        table = cast("tuple[tuple[str, float, float, float | None], ...]", self.class_thresholds or ())  # normalised
-        for entry_name, onset_threshold, frame_threshold, ratio in table:
+        table = cast("tuple[tuple[str, float, float, float | None, float | None], ...]", self.class_thresholds or ())
+        for entry_name, onset_threshold, frame_threshold, ratio, offset_threshold in table:
             if entry_name == name:
                 return replace(self, onset_threshold=onset_threshold, frame_threshold=frame_threshold,
                                shared_onset_ratio=self.shared_onset_ratio if ratio is None else ratio,
+                               offset_threshold=self.offset_threshold if offset_threshold is None else offset_threshold,
                                class_thresholds=None)
         return self
 

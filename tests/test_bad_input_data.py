@@ -180,6 +180,8 @@ def test_the_command_refuses_a_float_instrument_with_exit_status_2(tiny_model_fi
         ("class_thresholds", {"piano": [0.3]}, r"class_thresholds.Piano must be \[onset, frame\]"),
         ("class_thresholds", {"bass": [0.3, 1.5]}, r"class_thresholds.Bass: the frame threshold must be in \[0, 1\], got 1.5"),
         ("class_thresholds", {"bass": [0.3, 0.2, 2]}, r"class_thresholds.Bass: the shared-onset ratio must be in \[0, 1\]"),
+        ("class_thresholds", {"bass": [0.3, 0.2, None, 1.5]}, r"class_thresholds.Bass: the offset threshold must be in \[0, 1\] \(or null"),
+        ("class_thresholds", {"bass": [None, 0.2]}, r"class_thresholds.Bass: the onset threshold must be in \[0, 1\], got None"),
         ("class_thresholds", {"piano": [0.3, 0.2], "Piano": [0.4, 0.2]}, "class_thresholds names Piano twice"),
         ("class_thresholds", "piano", "class_thresholds must map instrument names to"),
     ],

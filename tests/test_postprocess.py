@@ -89,8 +89,13 @@ def test_an_instrument_decodes_with_its_own_thresholds_where_the_table_names_it(
         frame[5:15, k, key] = 0.45
     shared = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4)
     table = DecodeConfig(onset_threshold=0.3, frame_threshold=0.4, class_thresholds={"bass": [0.5, 0.4], "timpani": (0.3, 0.5)})
-    assert table.class_thresholds == (("Bass", 0.5, 0.4, None), ("Timpani", 0.3, 0.5, None))  # canonical names, sorted
+    assert table.class_thresholds == (("Bass", 0.5, 0.4, None, None), ("Timpani", 0.3, 0.5, None, None))  # canonical names, sorted
     assert table.for_class(0) is table and table.for_class(10).onset_threshold == 0.5  # piano keeps the shared ones
+    # a table as model files store it, before offsets were per instrument (name, onset, frame, ratio) and after
+    assert DecodeConfig(class_thresholds=(("Bass", 0.5, 0.4, None),)).class_thresholds == (("Bass", 0.5, 0.4, None, None),)
+    with_offset = DecodeConfig(offset_threshold=0.2, class_thresholds={"bass": [0.5, 0.4, None, 0.0], "piano": [0.3, 0.4, 0.5]})
+    assert (with_offset.for_class(10).offset_threshold, with_offset.for_class(0).offset_threshold) == (0.0, 0.2)
+    assert with_offset.for_class(0).shared_onset_ratio == 0.5 and with_offset.for_class(10).shared_onset_ratio == 0.0
     both = decode_tracks(onset, frame, [0, 10, 17], config=shared)
     assert [len(both[c]) for c in (0, 10, 17)] == [1, 1, 1]
     assert both[17].offset_s.tolist() == pytest.approx([0.15])
@@ -283,6 +288,46 @@ def test_an_ensemble_that_doubles_a_solo_line_is_tuned_out_of_onset_suppression(
     decoded = decode_tracks(*cached[0][3:], [violin, strings], config=DecodeConfig(**{**config.__dict__, "class_thresholds": table}))
     assert len(decoded[strings]) == len(decoded[violin]) == 2
     assert len(decode_tracks(*cached[0][3:], [violin, strings], config=config)[strings]) == 0
+
+
+def test_an_instrument_whose_offset_peaks_come_inside_its_notes_is_tuned_to_ignore_them():
+    """Piano's frames ring on 20 frames past each note, and its offset head marks the true end; the
+    violin's frames end right, but its head also fires in the middle of every note. With the shared
+    offset threshold, piano's notes end right and the violin's early: the violin alone is given
+    offsets off (0), with its frame threshold kept, and then ends its notes right."""
+    from jointist.evaluation import tune_class_offsets
+    from jointist.instruments import by_name
+    from tests.conftest import note_array
+
+    piano, violin = by_name("piano").index, by_name("violin").index
+    codes = lambda x: np.rint(x * 255).astype(np.uint8)  # noqa: E731  the pipeline's uint8 codes
+    cached = []
+    for i in range(5):
+        onset, frame, offsets = (np.zeros((300, 2, 88), np.float32) for _ in range(3))
+        starts = [20 + 3 * i, 150]
+        for start in starts:
+            onset[start, :, [39, 50]] = 0.9
+            frame[start:start + 70, 0, 39] = 0.6  # piano: a tail past the end
+            offsets[start + 50, 0, 39] = 0.7
+            frame[start:start + 50, 1, 50] = 0.6  # violin: frames end right, but a spurious peak inside
+            offsets[start + 20, 1, 50] = 0.5
+        ref = {piano: note_array([(s / 100, (s + 50) / 100, 60) for s in starts]),
+               violin: note_array([(s / 100, (s + 50) / 100, 71) for s in starts])}
+        cached.append((f"song{i}", ref, [piano, violin], codes(onset), codes(frame), codes(offsets)))
+    config = DecodeConfig(onset_threshold=0.3, frame_threshold=0.2, offset_threshold=0.3)
+    choices: dict = {}
+    table = tune_class_offsets(cached, config, progress=False, choices=choices)
+    assert table == (("Violin", 0.3, 0.2, None, 0.0),)
+    assert choices["Piano"][:2] == (0.2, 0.3) and choices["Piano"][2] == choices["Piano"][3]  # kept: nothing better
+    assert choices["Violin"][2] > choices["Violin"][3]
+    before = decode_tracks(*cached[0][3:5], [piano, violin], config=config, scale=255.0, offsets=cached[0][5])
+    tuned = DecodeConfig(**{**config.__dict__, "class_thresholds": table})
+    after = decode_tracks(*cached[0][3:5], [piano, violin], config=tuned, scale=255.0, offsets=cached[0][5])
+    assert before[piano].offset_s.tolist() == after[piano].offset_s.tolist() == pytest.approx([0.7, 2.0])
+    assert before[violin].offset_s.tolist() == pytest.approx([0.4, 1.7])
+    assert after[violin].offset_s.tolist() == pytest.approx([0.7, 2.0])
+    with pytest.raises(ValueError, match="offset head"):
+        tune_class_offsets([song[:5] for song in cached], config, progress=False)
 
 
 def test_a_note_ends_at_the_first_offset_peak_after_its_onset_frames():

@@ -46,7 +46,7 @@ def test_per_instrument_thresholds_are_tuned_on_top_of_the_models_shared_ones(ti
     assert (card.decode["onset_threshold"], card.decode["shared_onset_ratio"]) == (before.onset_threshold,
                                                                                    before.shared_onset_ratio)
     assert "class_thresholds" in card.decode  # None when no instrument beats the shared thresholds
-    table = dict((name, (on, fr)) for name, on, fr in card.decode["class_thresholds"] or ())
+    table = dict((name, (on, fr)) for name, on, fr, *_ in card.decode["class_thresholds"] or ())
     assert Transcriber(out / "model_tuned.pt").decode.for_class(0).onset_threshold == table.get(
         "Piano", (card.decode["onset_threshold"],))[0]
 
