@@ -219,7 +219,9 @@ def report(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     model, base = Transcriber(args.model, progress=False), Transcriber(args.base, progress=False)
     decodings = {"base model's decoding": base.decode, "own decoding": model.decode,
-                 "own decoding, offsets ignored": dataclasses.replace(model.decode, offset_threshold=None)}
+                 "own decoding, offsets ignored": dataclasses.replace(  # the shared and the instruments' own
+                     model.decode, offset_threshold=None,
+                     class_thresholds=tuple((*entry[:4], None) for entry in model.decode.class_thresholds or ()) or None)}
     for split in args.splits:
         songs = posteriorgrams_of_split(model, args.corpus, split, max_tracks=args.max_tracks,
                                         cache=Path(args.cache) / split if args.cache else None)
