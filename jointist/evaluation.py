@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -445,14 +445,14 @@ def tune_decode(
         if any(_offsets_of(song) is not None for song in cached):
             # then each instrument's offset threshold, with its frame threshold, on top of the chosen table
             found_offsets: dict[str, tuple[float, float | None, float, float]] = {}
-            table = tune_class_offsets(cached, candidates[chosen], frame_grid=frame_grid, offset_grid=offset_grid,
-                                       objective=objective, min_pieces=min_pieces, progress=progress,
-                                       choices=found_offsets)
+            with_own = tune_class_offsets(cached, candidates[chosen], frame_grid=frame_grid, offset_grid=offset_grid,
+                                          objective=objective, min_pieces=min_pieces, progress=progress,
+                                          choices=found_offsets)
             for name, (fr_t, off_t, value, before) in sorted(found_offsets.items()):
                 log.info("%s: frame %.2f offset %s: %s note F1 %.4f (its current settings %.4f)", name, fr_t, off_t,
                          objective, value, before)
             label = f"{chosen}, per-instrument offset thresholds"
-            candidates[label] = dataclasses.replace(candidates[chosen], class_thresholds=table)
+            candidates[label] = dataclasses.replace(candidates[chosen], class_thresholds=with_own)
             whole[label] = split_score(cached, candidates[label], objective)
             chosen = max(whole, key=lambda label: whole[label])
         for label, value in whole.items():
@@ -812,7 +812,8 @@ def tune_class_offsets(
         raise ValueError("per-instrument offset thresholds need the posteriorgrams of a model with an offset head")
     scorer = _ClassScorer(cached, config, objective)
     tuned = [c for c, n in sorted(scorer.pieces.items()) if n >= min_pieces and c != DRUMS.index]
-    table = {entry[0]: list(entry[1:]) for entry in config.class_thresholds or ()}
+    table: dict[str, list[float | None]] = {
+        str(entry[0]): [cast("float | None", x) for x in entry[1:]] for entry in config.class_thresholds or ()}
     by_ratio: dict[float, list[int]] = {}
     for c in tuned:
         by_ratio.setdefault(config.for_class(c).shared_onset_ratio, []).append(c)
@@ -839,4 +840,5 @@ def tune_class_offsets(
                 entry[1], entry[3] = best[0], best[1] if best[1] is not None else (0.0 if config.offset_threshold else None)
                 table[name] = entry
     steps.close()
-    return DecodeConfig(class_thresholds=table).class_thresholds
+    return cast("tuple[tuple[str, float, float, float | None, float | None], ...] | None",
+                DecodeConfig(class_thresholds=table).class_thresholds)  # normalised
