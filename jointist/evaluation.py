@@ -627,7 +627,7 @@ class _ClassScorer:
 
         if objective not in TUNE_OBJECTIVES:
             raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
-        self.cached, self.config, self.objective = cached, config, objective
+        self.cached, self.objective = cached, objective
         self.songs = []  # per song: references, notes decoded with config, flat counts
         for song in cached:
             ref, classes, onset, frame = song[1:5]
@@ -826,8 +826,7 @@ def tune_class_offsets(
             current = (own.frame_threshold, own.offset_threshold or None)
             grid = {current, *((fr, off or None) for fr in frame_grid for off in offset_grid)}
             score = scorer.scores(c, per_class[c], {
-                key: dataclasses.replace(own, frame_threshold=key[0], offset_threshold=key[1]) for key in sorted(
-                    grid, key=lambda k: (k[0], k[1] or 0.0))})
+                key: dataclasses.replace(own, frame_threshold=key[0], offset_threshold=key[1]) for key in grid})
             # ties keep the current settings, then the current frame threshold
             best = max(sorted(score, key=lambda k: (k[0], k[1] or 0.0)),
                        key=lambda k: (score[k], k == current, k[0] == current[0]))
