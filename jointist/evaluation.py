@@ -39,6 +39,7 @@ from jointist.plots import plot_f1_bars
 from jointist.postprocess import DecodeConfig, decode_tracks
 from jointist.recognition_calibration import SongDecision
 from jointist.results import Posteriorgram
+from jointist.verifier import OnsetVerifier, verified_onsets
 
 __all__ = [
     "ClassThresholdChoice", "OffsetErrors", "RecognizedSongs", "SplitScores", "StemFiles", "evaluate_recognizer",
@@ -407,6 +408,8 @@ def tune_decode(
     if objective not in TUNE_OBJECTIVES:
         raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
     cached = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, progress=progress, cache=cache)
+    if transcriber.verifier is not None:  # the thresholds are those of the verified onsets
+        cached = verify_cached(cached, transcriber.verifier)
     base = dataclasses.replace(transcriber.decode, class_thresholds=None)
     scores: dict[tuple[float, float, float], float] = {}
     grids = (onset_grid, frame_grid, shared_onset_grid) if shared else (
@@ -506,6 +509,14 @@ def posteriorgrams_of_split(
                 os.replace(tmp, stored)
         songs.append((track.track_id, ref, classes, onset, frame, offsets))
     return songs
+
+
+def verify_cached(cached: CachedSongs, verifier: OnsetVerifier) -> list[tuple[Any, ...]]:
+    """Songs of :func:`posteriorgrams_of_split` with their onset codes replaced by the verifier's
+    (:func:`~jointist.verifier.verified_onsets`): decoding them without a verifier gives the notes the
+    verifier gives."""
+    return [(*song[:3], verified_onsets(verifier, song[3], song[4], _offsets_of(song), song[2], scale=Posteriorgram.SCALE),
+             *song[4:]) for song in cached]
 
 
 CachedSongs = Sequence[tuple[Any, ...]]

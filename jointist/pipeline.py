@@ -46,6 +46,7 @@ from jointist.data.targets import class_rolls
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
 from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
 from jointist.models.serialize import CheckpointError, load_model, model_roles
+from jointist.models.verifier import NoteVerifier
 from jointist.notes import NoteArray
 from jointist.postprocess import DecodeConfig, TrackDecoder
 from jointist.recognition_calibration import SongDecision
@@ -731,6 +732,9 @@ class Transcriber(Pipeline):
         input_peak: the peak level each song is scaled to before the models hear it, one gain per
             song (:data:`INPUT_PEAK`, the level of the training mixtures; None: as given). Stems
             come back at the recording's own level.
+        verify: use the model file's note-onset verifier (:mod:`jointist.verifier`) when it has
+            one: it decides which onsets start notes, and its card's decoding thresholds (tuned for
+            it) are the default ones; False: the transcriber's onsets and thresholds alone.
     """
 
     def __init__(
@@ -748,12 +752,21 @@ class Transcriber(Pipeline):
         separator: PathLike | None = None,
         max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
         input_peak: float | None = INPUT_PEAK,
+        verify: bool = True,
     ) -> None:
         loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
         if not isinstance(loaded, ConditionedTranscriberModel):
             raise CheckpointError(f"{self.model_path}: {type(loaded).__name__} is not a conditioned transcriber")
         self.model: ConditionedTranscriberModel = cast(ConditionedTranscriberModel, loaded)
-        self.decode = decode or DecodeConfig(**(self.card.decode or {}))
+        self.verifier: NoteVerifier | None = None
+        settings = self.card.decode
+        if verify and "verifier" in model_roles(self.model_path):
+            checker, checker_card = load_model(self.model_path, role="verifier")
+            if not isinstance(checker, NoteVerifier):
+                raise CheckpointError(f"{self.model_path}: {type(checker).__name__} is not a note verifier")
+            self.verifier = checker
+            settings = checker_card.decode or settings
+        self.decode = decode or DecodeConfig(**(settings or {}))
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
                          window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
                          max_posteriorgram_frames=max_posteriorgram_frames, input_peak=input_peak)
@@ -798,7 +811,7 @@ class Transcriber(Pipeline):
         if separate:
             stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
         # notes are decoded from the uint8 codes while the windows are stitched, one block at a time
-        decoder = TrackDecoder(classes, config=self.decode, scale=Posteriorgram.SCALE)
+        decoder = TrackDecoder(classes, config=self.decode, scale=Posteriorgram.SCALE, verifier=self.verifier)
         out, stem_paths, pools = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
                                            stems_sample_rate=stems_sample_rate, decoder=decoder)
         tracks = self._results(chosen, decoder.finish(), out, pools, stem_paths, stems_sample_rate)

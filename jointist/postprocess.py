@@ -28,6 +28,7 @@ import numpy as np
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
 from jointist.instruments import DRUMS, UnknownInstrumentError, by_index, by_name
 from jointist.notes import NoteArray
+from jointist.verifier import AFTER, BEFORE, OnsetVerifier, verified_onsets
 
 __all__ = ["DecodeConfig", "DecodeConfigError", "NoteTracker", "TrackDecoder", "decode_notes", "decode_tracks",
            "suppress_shared_onsets"]
@@ -382,10 +383,15 @@ class TrackDecoder:
     frames are passed on one frame late). Each instrument's :class:`NoteTracker`
     holds one block, in float32, one instrument at a time: the pipeline decodes a song of any length
     while its windows are stitched, in memory that does not grow with the song.
+
+    With a ``verifier`` (a :class:`~jointist.models.verifier.NoteVerifier`), the pitched instruments'
+    onsets are first replaced by its probabilities that each candidate onset starts a note
+    (:func:`~jointist.verifier.verified_onsets`; frames are then passed on ``AFTER`` frames late), so the
+    onset thresholds of ``config`` apply to those probabilities.
     """
 
     def __init__(self, classes: Sequence[int], *, config: DecodeConfig = DecodeConfig(), fps: float = FRAMES_PER_SECOND,
-                 scale: float = 1.0) -> None:
+                 scale: float = 1.0, verifier: OnsetVerifier | None = None) -> None:
         self.classes = [int(c) for c in classes]
         self.config = config
         self.scale = scale
@@ -398,6 +404,12 @@ class TrackDecoder:
         self._start = 0  # song frame of the pending frames' first
         self._settled = 0
         self._received = 0
+        # with a verifier: (onset, frame, velocity, offsets) codes not yet verified, from song frame _vstart
+        self.verifier = verifier if verifier is not None and not self.drums.all() else None
+        self._unverified: list[np.ndarray | None] = []
+        self._vstart = 0
+        self._verified = 0
+        self._vreceived = 0
 
     def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None,
              offsets: np.ndarray | None = None) -> None:
@@ -407,6 +419,37 @@ class TrackDecoder:
         k = len(self.classes)
         if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1:] != (k, N_PITCHES):
             raise ValueError(f"onset and frame must both be (time, {k}, 88), got {onset.shape} and {frame.shape}")
+        if self.verifier is not None:
+            parts = (onset, frame, velocity, offsets)
+            self._unverified = list(parts) if not self._unverified else [
+                None if old is None or new is None else np.concatenate([old, new])
+                for old, new in zip(self._unverified, parts)]
+            self._vreceived += len(onset)
+            self._verify(final=False)
+            return
+        self._receive(onset, frame, velocity, offsets)
+
+    def _verify(self, *, final: bool) -> None:
+        """Pass on the unverified frames whose features are known (all when ``final``), their pitched
+        onsets replaced by the verifier's probabilities (:func:`~jointist.verifier.verified_onsets`)."""
+        assert self.verifier is not None
+        stop = self._vreceived if final else self._vreceived - AFTER
+        if stop <= self._verified or not self._unverified:
+            return
+        onset, frame, velocity, offsets = self._unverified
+        assert onset is not None and frame is not None
+        a, b = self._verified - self._vstart, stop - self._vstart
+        checked = verified_onsets(self.verifier, onset, frame, offsets, self.classes, scale=self.scale, first=a, stop=b)
+        self._receive(checked, frame[a:b], None if velocity is None else velocity[a:b],
+                      None if offsets is None else offsets[a:b])
+        self._verified = stop
+        keep = max(stop - BEFORE, self._vstart) - self._vstart
+        self._unverified = [None if x is None else x[keep:] for x in self._unverified]
+        self._vstart += keep
+
+    def _receive(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None,
+                 offsets: np.ndarray | None) -> None:
+        """The next frames for the shared-onset rule and the note trackers."""
         if not self.suppress:
             self._pass_on(onset, frame, velocity, offsets, near=None)
             return
@@ -418,6 +461,8 @@ class TrackDecoder:
 
     def finish(self) -> dict[int, NoteArray]:
         """class -> notes."""
+        if self.verifier is not None:
+            self._verify(final=True)
         if self.suppress:
             self._advance(final=True)
         return {c: tracker.finish() for c, tracker in zip(self.classes, self.trackers)}
@@ -463,12 +508,13 @@ class TrackDecoder:
 def decode_tracks(
     onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
     fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None, scale: float = 1.0, block_frames: int = 6000,
-    offsets: np.ndarray | None = None,
+    offsets: np.ndarray | None = None, verifier: OnsetVerifier | None = None,
 ) -> dict[int, NoteArray]:
     """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
     classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first;
     ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities; ``offsets`` (T, K, 88),
-    an offset head's probabilities, end notes at their peaks with ``config.offset_threshold``.
+    an offset head's probabilities, end notes at their peaks with ``config.offset_threshold``;
+    ``verifier`` decides which onsets start notes (:class:`TrackDecoder`).
 
     The inputs may be compact codes (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`)
     with ``scale`` (255): probabilities are ``codes / scale``. A :class:`TrackDecoder` takes them
@@ -477,7 +523,7 @@ def decode_tracks(
     onset, frame = np.asarray(onset), np.asarray(frame)
     if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1] != len(classes):
         raise ValueError(f"onset and frame must both be (time, {len(classes)}, 88), got {onset.shape} and {frame.shape}")
-    decoder = TrackDecoder([int(c) for c in classes], config=config, fps=fps, scale=scale)
+    decoder = TrackDecoder([int(c) for c in classes], config=config, fps=fps, scale=scale, verifier=verifier)
     for a in range(0, max(len(onset), 1), block_frames):
         decoder.push(onset[a: a + block_frames], frame[a: a + block_frames],
                      None if velocity is None else velocity[a: a + block_frames],

@@ -47,8 +47,9 @@ def run(cfg: DictConfig) -> dict:
                      "(shared settings %.4f)", name, choice.pieces, choice.onset, choice.frame, choice.ratio,
                      objective, choice.score, choice.shared_score)
         models = load_models(transcriber.model_path)
-        model, card = models["transcriber"]
-        models["transcriber"] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))
+        role = "transcriber" if transcriber.verifier is None else "verifier"  # whose onsets the thresholds are for
+        model, card = models[role]
+        models[role] = (model, card.replace(decode=decode, notes=f"{card.notes} decode tuned on {cfg.split}".strip()))
         tuned = save_models(models, Path(cfg.out) / "model_tuned.pt")
         log.info("best: %s -> %s", decode, tuned)
         known = {f.name for f in dataclasses.fields(DecodeConfig)}

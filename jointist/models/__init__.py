@@ -9,6 +9,7 @@ from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.separator import FiLMUNetSeparator
 from jointist.models.seq2seq import Seq2SeqTranscriber
 from jointist.models.transcriber import OnsetsFramesTranscriber
+from jointist.models.verifier import NoteVerifier
 
 __all__ = [
     "MODEL_REGISTRY",
@@ -17,6 +18,7 @@ __all__ = [
     "InstrumentRecognizer",
     "JointistModel",
     "ModelCard",
+    "NoteVerifier",
     "OnsetsFramesTranscriber",
     "PitchwiseTranscriber",
     "Seq2SeqTranscriber",

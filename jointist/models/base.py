@@ -14,6 +14,8 @@ The roles and what the pipeline and the tasks may call on a model of that role:
 ``separator``   :class:`SeparatorModel`: ``features(audio)`` once per clip, then
                 ``heads(features, instruments, posteriorgram)`` -> stems per instrument
 ``seq2seq``     :class:`Seq2SeqModel`: audio segments -> token ids
+``verifier``    :class:`~jointist.models.verifier.NoteVerifier`: features of a transcriber's candidate onsets
+                -> P(note) (:mod:`jointist.verifier`)
 =============== ===========================================================================
 
 A :class:`ModelCard` travels with the weights: class, arguments, sample rate, hop, trained steps,
@@ -45,10 +47,11 @@ __all__ = [
     "SeparatorModel",
     "Seq2SeqModel",
     "TranscriberOutput",
+    "VerifierModel",
     "model_class",
 ]
 
-ROLES = ("recognizer", "transcriber", "separator", "seq2seq")
+ROLES = ("recognizer", "transcriber", "separator", "seq2seq", "verifier")
 """The roles a model can play; one model file holds at most one model per role."""
 
 MODEL_REGISTRY: dict[str, type[JointistModel]] = {}
@@ -117,11 +120,23 @@ class Seq2SeqModel(Protocol):
         ...
 
 
+@runtime_checkable
+class VerifierModel(Protocol):
+    """Which candidate onsets of a transcriber start notes (:mod:`jointist.verifier`)."""
+
+    floor: float
+
+    def probabilities(self, cands: Any) -> Any:
+        """:class:`~jointist.verifier.Candidates` -> P(note) per candidate, (n,) float32 numpy."""
+        ...
+
+
 ROLE_PROTOCOLS: dict[str, type] = {
     "recognizer": RecognizerModel,
     "transcriber": ConditionedTranscriberModel,
     "separator": SeparatorModel,
     "seq2seq": Seq2SeqModel,
+    "verifier": VerifierModel,
 }
 
 

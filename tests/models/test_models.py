@@ -92,6 +92,10 @@ def test_every_model_config_builds_a_model_of_its_role(name):
             assert out.onset.shape == out.frame.shape == (1, 2, 101, 88)
         elif model.role == "separator":
             assert model.heads(model.features(audio), instruments, torch.rand(1, 2, 101, 88)).shape == (1, 2, 16_000)
+        elif model.role == "verifier":  # features of 3 candidates, their instruments and rivals -> logits
+            from jointist.verifier import FEATURES
+
+            assert model(torch.randn(3, len(FEATURES)), torch.tensor([0, 1, 38]), torch.tensor([39, 0, 2])).shape == (3,)
         elif model.role == "seq2seq":  # teacher forcing: logits over the vocabulary for every decoder position
             assert model(audio, torch.zeros(1, 5, dtype=torch.long)).shape == (1, 5, model.init_args["vocab_size"])
         else:

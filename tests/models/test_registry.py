@@ -35,6 +35,11 @@ def example_inputs(model: JointistModel) -> tuple[torch.Tensor, ...]:
         return audio, instruments, torch.rand(2, 2, 101, 88, generator=generator)
     if model.role == "seq2seq":  # audio and a decoder input of token ids
         return audio, torch.randint(3, 100, (2, 7), generator=generator)
+    if model.role == "verifier":  # candidates' features, their instruments and rivals
+        from jointist.verifier import FEATURES, NO_RIVAL
+
+        return (torch.rand(5, len(FEATURES), generator=generator), torch.tensor([0, 3, 38, 10, 0]),
+                torch.tensor([NO_RIVAL, 0, 1, 2, 3]))
     raise NotImplementedError(f"give example inputs for the {model.role} role here")
 
 
