@@ -26,6 +26,8 @@ class NoteVerifier(JointistModel):
     """
 
     role = "verifier"
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, hidden: int = 64, embedding: int = 8, floor: float = 0.05) -> None:
         super().__init__()
@@ -56,7 +58,7 @@ class NoteVerifier(JointistModel):
         """P(note) of each candidate (n,), float32."""
         if len(cands) == 0:
             return np.zeros(0, np.float32)
-        device = self.mean.device
+        device = self.own.weight.device
         logits = self(torch.from_numpy(cands.features).to(device), torch.from_numpy(cands.own).to(device),
                       torch.from_numpy(cands.rival).to(device))
         return torch.sigmoid(logits).float().cpu().numpy()
