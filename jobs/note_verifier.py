@@ -33,7 +33,7 @@ def _split(spec: str) -> tuple[str, str, str]:
     return root, split, cache
 
 
-def candidates_of(spec: str, transcriber, *, floor: float, max_tracks: int | None, progress: bool = True):
+def candidates_of(spec: str, transcriber, *, floor: float, max_tracks: int | None, skip: int = 0, progress: bool = True):
     """Features, own and rival classes and labels of every candidate of a split's songs."""
     from jointist.constants import FRAMES_PER_SECOND
     from jointist.evaluation import posteriorgrams_of_split
@@ -41,7 +41,8 @@ def candidates_of(spec: str, transcriber, *, floor: float, max_tracks: int | Non
     from jointist.verifier import candidate_features, candidate_labels
 
     root, split, cache = _split(spec)
-    songs = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, cache=cache, progress=progress)
+    songs = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, skip=skip, cache=cache,
+                                    progress=progress)
     parts: list[tuple[np.ndarray, ...]] = []
     scale = Posteriorgram.SCALE
     for song in songs:
@@ -101,7 +102,8 @@ def train(args: argparse.Namespace) -> None:
     np.random.seed(args.seed)
     transcriber = Transcriber(args.model, progress=False, verify=False)
     t0 = time.time()
-    n_train, x, own, rival, y = candidates_of(args.train, transcriber, floor=args.floor, max_tracks=args.max_tracks)
+    n_train, x, own, rival, y = candidates_of(args.train, transcriber, floor=args.floor, max_tracks=args.max_tracks,
+                                              skip=args.skip)
     n_val, vx, vown, vrival, vy = candidates_of(args.val, transcriber, floor=args.floor, max_tracks=None)
     print(f"candidates: train {len(y)} from {n_train} songs ({y.mean():.3f} notes), validation {len(vy)} from {n_val} "
           f"songs ({vy.mean():.3f}); features in {time.time() - t0:.0f} s", flush=True)
@@ -110,7 +112,8 @@ def train(args: argparse.Namespace) -> None:
                            lr=args.lr)
     models = load_models(transcriber.model_path)
     card = model.card(trained_steps=args.epochs * -(-len(y) // args.batch),
-                      training_data=f"candidate onsets of {n_train} songs ({args.train.split(':')[0]})",
+                      training_data=f"candidate onsets of {n_train} songs of {Path(args.train.split(':')[0]).name}"
+                                    f"/{args.train.split(':')[1]} (from song {args.skip})",
                       decode=models["transcriber"][1].decode,
                       notes=f"note-onset verifier; validation loss {best_loss:.4f}; decode: the transcriber's until tuned")
     models["verifier"] = (model.eval(), card)
@@ -152,12 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val", required=True, help="root:split:cache of the validation songs")
     p.add_argument("--out", required=True)
     p.add_argument("--max-tracks", type=int, default=None, help="training songs used (default: all)")
+    p.add_argument("--skip", type=int, default=0,
+                   help="leave out the training split's first songs (e.g. those another part of the model was fitted on)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--embedding", type=int, default=8)
-    p.add_argument("--floor", type=float, default=0.05)
+    p.add_argument("--floor", type=float, default=0.02)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=train)
     p = sub.add_parser("report", help="note F1 of cached splits, the rules against the verifier")

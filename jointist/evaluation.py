@@ -466,14 +466,15 @@ def tune_decode(
 
 def posteriorgrams_of_split(
     transcriber: Transcriber, root: str | os.PathLike[str], split: str, *, max_tracks: int | None = None,
-    cache: str | os.PathLike[str] | None = None, progress: bool = False,
+    cache: str | os.PathLike[str] | None = None, progress: bool = False, skip: int = 0,
 ) -> list[tuple[str, dict[int, NoteArray], list[int], np.ndarray, np.ndarray, np.ndarray | None]]:
     """Per song of a split, ``(id, reference notes by class, classes, onset codes, frame codes, offset
     codes or None)``: the uint8 (T, K, 88) posteriorgrams of ``transcriber`` told the song's true
     instruments (offsets from a model with an offset head), the input of :func:`split_score` and
     :func:`tune_class_thresholds` (which also take songs without the last item). With ``cache`` (a folder), each song's
     posteriorgrams are read from ``<id>.npz`` there, or computed and written atomically for later runs
-    (the cache belongs to one model: use one folder per model).
+    (the cache belongs to one model: use one folder per model). ``skip`` leaves out the split's first
+    songs (those before ``max_tracks`` are counted).
 
     Raises:
         ValueError: a cached file that cannot be read (it is named, and left in place).
@@ -484,7 +485,7 @@ def posteriorgrams_of_split(
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     songs = []
-    for track in tqdm(load_index(root, split)[:max_tracks], desc=f"posteriorgrams of {split}", unit="track",
+    for track in tqdm(load_index(root, split)[skip:][:max_tracks], desc=f"posteriorgrams of {split}", unit="track",
                       disable=not progress):
         ref = track.notes_by_class()
         classes = sorted(ref)

@@ -9,8 +9,9 @@ learns the decision instead, from what the posteriorgram shows around each candi
 - a candidate is a local onset peak >= ``floor`` of a pitched instrument at a key (drums keep the rules);
 - its features (:func:`candidate_features`) are the instrument's own onset peak and its shape, how the
   key's frame roll sounded before and after it, the offset head around it, the same instrument's onsets
-  an octave and a semitone away, and the strongest other instrument's onset and sustain at the key
-  within one frame, with both instruments' identities (learned embeddings);
+  an octave and a semitone away and at all other keys (a chord), the strongest other instrument's
+  onset, sustain and earlier sound at the key within one frame, with both instruments' identities
+  (learned embeddings);
 - a small MLP (:class:`NoteVerifier`) gives the probability that the candidate starts a note of that
   instrument (a reference onset of that instrument and key within 50 ms that no stronger candidate
   claims, :func:`candidate_labels`), trained on posteriorgrams of training songs told their true
@@ -48,8 +49,8 @@ FEATURES = (
     "frame_before2", "frame_before", "frame_at", "frame_next4", "frame_later8",
     "offset_max8", "offset_mean8",
     "octave_below", "octave_above", "semitone",
-    "rival_onset", "rivals_sum", "rival_sustain", "rivals_sustain_max", "rival_later8",
-    "others", "drums", "pitch", "onset_log",
+    "rival_onset", "rivals_sum", "rival_sustain", "rivals_sustain_max", "rival_later8", "rival_frame_before",
+    "chord", "all_onsets", "others", "drums", "pitch", "onset_log",
 )
 """The numeric features of a candidate, in order (:func:`candidate_features`)."""
 
@@ -149,6 +150,12 @@ def candidate_features(
     feats["rival_sustain"] = sustain[np.arange(len(t)), strongest] * (rival_onset > 0)
     feats["rivals_sustain_max"] = np.where(contest, sustain, 0.0).max(axis=1)
     feats["rival_later8"] = later[np.arange(len(t)), strongest] * (rival_onset > 0)
+    feats["rival_frame_before"] = fr[tt - 1, strongest, p] * (rival_onset > 0)
+    # how many notes start at once: the instrument's onsets at the other keys, and every instrument's
+    keys_now = near[tt]  # (N, K, 88)
+    own_now = keys_now[np.arange(len(t)), j]
+    feats["chord"] = own_now.sum(axis=1) - own_now[np.arange(len(t)), p]
+    feats["all_onsets"] = np.where(pitched[None, :, None], keys_now, 0.0).sum(axis=(1, 2))
     feats["others"] = np.full(len(t), (int(pitched.sum()) - 1) / 5.0)
     feats["drums"] = np.full(len(t), float((~pitched).any()))
     feats["pitch"] = p / (N_PITCHES - 1.0)

@@ -157,13 +157,14 @@ def test_the_job_writes_a_model_file_whose_transcriber_uses_the_verifier(tiny_mo
     out = tmp_path / "verified.pt"
     assert _job().main(["train", "--model", str(tiny_model_file), "--train", f"{root}:train:{tmp_path / 'c_train'}",
                         "--val", f"{root}:validation:{tmp_path / 'c_val'}", "--out", str(out), "--epochs", "2",
-                        "--hidden", "8"]) == 0
+                        "--hidden", "8", "--skip", "1"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
-    assert len(list((tmp_path / "c_train").glob("*.npz"))) == 4  # the posteriorgrams are cached for the next run
+    cached = sorted(p.stem for p in (tmp_path / "c_train").glob("*.npz"))  # kept for the next run
+    assert cached == ["Trackt0001", "Trackt0002", "Trackt0003"]  # the first training song was skipped
     assert set(model_roles(out)) == {"transcriber", "verifier"}
     base, base_card = load_model(tiny_model_file, role="transcriber")
     model, card = load_model(out, role="transcriber")
-    assert card.decode == base_card.decode
+    assert card.decode == base_card.decode and "3 songs" in load_model(out, role="verifier")[1].training_data
     assert all(torch.equal(model.state_dict()[k], v) for k, v in base.state_dict().items())
     assert out.with_suffix(".curve.tsv").read_text().splitlines()[0] == "epoch\ttrain_loss\tvalidation_loss"
     # the verifier's card carries the decoding for verified onsets; verify=False keeps the transcriber's

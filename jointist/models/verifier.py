@@ -29,7 +29,7 @@ class NoteVerifier(JointistModel):
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, hidden: int = 64, embedding: int = 8, floor: float = 0.05) -> None:
+    def __init__(self, hidden: int = 64, embedding: int = 8, floor: float = 0.02) -> None:
         super().__init__()
         self.floor = float(floor)
         self.own = nn.Embedding(NUM_CLASSES, embedding)
