@@ -82,6 +82,30 @@ def test_a_model_with_an_offset_head_gets_its_offset_threshold_tuned_with_the_fr
         assert z["offset"].shape == z["onset"].shape == (301, 1, 88)
 
 
+def test_with_a_verifier_the_thresholds_tuned_are_those_of_the_verified_onsets(tiny_model_file, tmp_path, capsys):
+    import torch
+
+    from jointist.models.verifier import NoteVerifier
+
+    models = {"transcriber": load_model(tiny_model_file, role="transcriber")}
+    verifier = NoteVerifier(hidden=8)
+    with torch.no_grad():
+        verifier.mlp[-1].bias.fill_(3.0)  # believes most candidates
+    models["verifier"] = (verifier, verifier.card(decode={"onset_threshold": 0.5, "frame_threshold": 0.5}))
+    path = save_models(models, tmp_path / "verified.pt")
+    root = tmp_path / "corpus"
+    write_track(root / "validation", "Track00001", {"S00": {"program": 0, "notes": [(0.5, 1.0, 60)]}}, duration_s=3.0)
+    out = tmp_path / "eval"
+    assert run_command(evaluate.main, f"data_root={root}", "split=validation", "tune_decode=true", f"ckpt={path}",
+                       f"out={out}", "progress=false") == 0
+    _, card = load_model(out / "model_tuned.pt", role="verifier")
+    _, transcriber_card = load_model(out / "model_tuned.pt", role="transcriber")
+    assert card.notes.endswith("decode tuned on validation") and card.decode["onset_threshold"] in (0.1, 0.2, 0.3, 0.4, 0.5)
+    assert transcriber_card.decode == models["transcriber"][1].decode  # the thresholds without the verifier stay
+    assert Transcriber(out / "model_tuned.pt").decode.onset_threshold == card.decode["onset_threshold"]
+    assert Transcriber(out / "model_tuned.pt", verify=False).decode.onset_threshold == 0.5
+
+
 @pytest.fixture
 def piano_and_bass(tmp_path):
     root = tmp_path / "corpus"
