@@ -56,8 +56,9 @@ def main() -> None:
             scaled = audio * np.float32(10.0 ** (gain / 20.0))
             peaks_db[gain].append(20.0 * float(np.log10(np.abs(scaled).max())))
             for name, transcriber in transcribers.items():
-                onset, frame = transcriber.posteriorgrams(scaled, [INSTRUMENTS[c] for c in classes])
-                est = decode_tracks(onset, frame, classes, config=transcriber.decode, scale=Posteriorgram.SCALE)
+                out = transcriber.all_posteriorgrams(scaled, [INSTRUMENTS[c] for c in classes])
+                est = decode_tracks(out["onset"], out["frame"], classes, config=transcriber.decode,
+                                    scale=Posteriorgram.SCALE, offsets=out.get("offset"), verifier=transcriber.verifier)
                 pieces[(name, gain)].append(evaluate_piece(track.track_id, ref, est, velocity=False))
         print(f"{track.track_id} done", flush=True)
     print(f"\n{len(tracks)} tracks of {args.corpus} {args.split}, true instruments; note F1 onset / onset+offset")

