@@ -13,6 +13,7 @@ from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.separator import FiLMUNetSeparator
 from jointist.models.serialize import load_model, model_roles
+from jointist.models.verifier import NoteVerifier
 from jointist.notes import NoteArray
 from jointist.pipeline import (
     DEFAULT_RECOGNIZER,
@@ -34,12 +35,16 @@ def plain_args(name: str) -> dict:
 def test_shipped_transcriber_is_packaged_small_with_a_clean_card():
     path = default_model_path()
     assert path.is_file() and path.stat().st_size < 30 * 2**20  # everything shipped, in one file
-    assert sorted(model_roles(path)) == ["recognizer", "separator", "transcriber"]
+    assert sorted(model_roles(path)) == ["recognizer", "separator", "transcriber", "verifier"]
     model, card = load_model(path, role="transcriber")
     assert isinstance(model, PitchwiseTranscriber)
     assert card.init_args == {"n_classes": 39, **plain_args("transcriber")}  # the default layout, conf/model/transcriber.yaml
     assert {"onset_threshold", "frame_threshold"} <= set(card.decode) and card.trained_steps > 0
     assert card.training_data and not MACHINE_PATH.search(repr(card))  # says what data, not where it lay
+    verifier, verifier_card = load_model(path, role="verifier")  # the note-onset verifier, with the thresholds for it
+    assert isinstance(verifier, NoteVerifier) and verifier_card.init_args == plain_args("verifier")
+    assert {"onset_threshold", "class_thresholds"} <= set(verifier_card.decode) and verifier_card.decode != card.decode
+    assert verifier_card.training_data and not MACHINE_PATH.search(repr(verifier_card))
 
 
 def test_shipped_transcriber_transcribes_a_file_with_default_settings(tmp_path):
