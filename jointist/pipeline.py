@@ -51,6 +51,7 @@ from jointist.notes import NoteArray
 from jointist.postprocess import DecodeConfig, TrackDecoder
 from jointist.recognition_calibration import SongDecision
 from jointist.results import DEFAULT_MAX_FRAMES, InstrumentResult, Posteriorgram, PosteriorgramPool, Transcription
+from jointist.runtime import reuse_heap
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -526,6 +527,7 @@ class Pipeline(abc.ABC):
         max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
         input_peak: float | None = INPUT_PEAK,
     ) -> None:
+        reuse_heap()  # the window buffers' pages are reused instead of mapped afresh (jointist.runtime)
         self.input_peak = check_input_peak(input_peak)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

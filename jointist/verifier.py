@@ -72,10 +72,12 @@ class Candidates:
         return len(self.frame)
 
 
-def _window_mean(cumulative: np.ndarray, start: np.ndarray, stop: np.ndarray, rows: np.ndarray | slice,
+def _window_mean(roll: np.ndarray, start: int, stop: int, frames: np.ndarray, rows: np.ndarray,
                  keys: np.ndarray) -> np.ndarray:
-    """Mean over frames [start, stop) of the rolls whose cumulative sum (T + 1, K, 88) is given."""
-    return (cumulative[stop, rows, keys] - cumulative[start, rows, keys]) / (stop - start)
+    """Mean of ``roll`` (T, K, 88) over frames ``frames + start .. frames + stop`` at each (row, key),
+    summed in the same order whatever the block, so a candidate's features do not depend on where
+    the blocks begin."""
+    return np.stack([roll[frames + d, rows, keys] for d in range(start, stop)]).mean(axis=0)
 
 
 def candidate_features(
@@ -114,7 +116,6 @@ def candidate_features(
     near = on.copy()  # each frame's onset with its neighbours' (within one frame)
     near[1:] = np.maximum(near[1:], on[:-1])
     near[:-1] = np.maximum(near[:-1], on[1:])
-    cum = np.concatenate([np.zeros((1, k, N_PITCHES), np.float64), np.cumsum(fr, axis=0, dtype=np.float64)])
     own = on[tt, j, p]
     feats = {
         "onset": own,
@@ -123,8 +124,8 @@ def candidate_features(
         "frame_before2": fr[tt - 2, j, p],
         "frame_before": fr[tt - 1, j, p],
         "frame_at": fr[tt, j, p],
-        "frame_next4": _window_mean(cum, tt + 1, tt + 5, j, p),
-        "frame_later8": _window_mean(cum, tt + 5, tt + 13, j, p),
+        "frame_next4": _window_mean(fr, 1, 5, tt, j, p),
+        "frame_later8": _window_mean(fr, 5, 13, tt, j, p),
     }
     if offsets is not None:
         off = np.pad(np.asarray(offsets, np.float32), pad)
@@ -143,8 +144,8 @@ def candidate_features(
     rivals = np.where(contest, rivals, -1.0)
     strongest = rivals.argmax(axis=1)
     rival_onset = np.maximum(rivals[np.arange(len(t)), strongest], 0.0)
-    sustain = np.stack([_window_mean(cum, tt, tt + 5, np.full(len(t), r), p) for r in range(k)], axis=1)
-    later = np.stack([_window_mean(cum, tt + 5, tt + 13, np.full(len(t), r), p) for r in range(k)], axis=1)
+    sustain = np.stack([_window_mean(fr, 0, 5, tt, np.full(len(t), r), p) for r in range(k)], axis=1)
+    later = np.stack([_window_mean(fr, 5, 13, tt, np.full(len(t), r), p) for r in range(k)], axis=1)
     feats["rival_onset"] = rival_onset
     feats["rivals_sum"] = np.where(contest, np.maximum(rivals, 0.0), 0.0).sum(axis=1)
     feats["rival_sustain"] = sustain[np.arange(len(t)), strongest] * (rival_onset > 0)
@@ -152,10 +153,9 @@ def candidate_features(
     feats["rival_later8"] = later[np.arange(len(t)), strongest] * (rival_onset > 0)
     feats["rival_frame_before"] = fr[tt - 1, strongest, p] * (rival_onset > 0)
     # how many notes start at once: the instrument's onsets at the other keys, and every instrument's
-    keys_now = near[tt]  # (N, K, 88)
-    own_now = keys_now[np.arange(len(t)), j]
-    feats["chord"] = own_now.sum(axis=1) - own_now[np.arange(len(t)), p]
-    feats["all_onsets"] = np.where(pitched[None, :, None], keys_now, 0.0).sum(axis=(1, 2))
+    per_row = near.sum(axis=2)  # (frames, K): each instrument's onsets summed over the keys
+    feats["chord"] = per_row[tt, j] - near[tt, j, p]
+    feats["all_onsets"] = per_row[tt][:, pitched].sum(axis=1)
     feats["others"] = np.full(len(t), (int(pitched.sum()) - 1) / 5.0)
     feats["drums"] = np.full(len(t), float((~pitched).any()))
     feats["pitch"] = p / (N_PITCHES - 1.0)
