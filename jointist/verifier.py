@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -145,12 +145,11 @@ def candidate_features(
     strongest = rivals.argmax(axis=1)
     rival_onset = np.maximum(rivals[np.arange(len(t)), strongest], 0.0)
     sustain = np.stack([_window_mean(fr, 0, 5, tt, np.full(len(t), r), p) for r in range(k)], axis=1)
-    later = np.stack([_window_mean(fr, 5, 13, tt, np.full(len(t), r), p) for r in range(k)], axis=1)
     feats["rival_onset"] = rival_onset
     feats["rivals_sum"] = np.where(contest, np.maximum(rivals, 0.0), 0.0).sum(axis=1)
     feats["rival_sustain"] = sustain[np.arange(len(t)), strongest] * (rival_onset > 0)
     feats["rivals_sustain_max"] = np.where(contest, sustain, 0.0).max(axis=1)
-    feats["rival_later8"] = later[np.arange(len(t)), strongest] * (rival_onset > 0)
+    feats["rival_later8"] = _window_mean(fr, 5, 13, tt, strongest, p) * (rival_onset > 0)
     feats["rival_frame_before"] = fr[tt - 1, strongest, p] * (rival_onset > 0)
     # how many notes start at once: the instrument's onsets at the other keys, and every instrument's
     per_row = near.sum(axis=2)  # (frames, K): each instrument's onsets summed over the keys
@@ -192,8 +191,10 @@ def candidate_labels(cands: Candidates, reference: Mapping[int, NoteArray], clas
     return labels
 
 
+@runtime_checkable
 class OnsetVerifier(Protocol):
-    """What :func:`verified_onsets` needs of a verifier (:class:`~jointist.models.verifier.NoteVerifier`)."""
+    """What :func:`verified_onsets` needs of a verifier (:class:`~jointist.models.verifier.NoteVerifier`),
+    and the protocol of the ``verifier`` role of model files."""
 
     floor: float
 

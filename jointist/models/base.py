@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from jointist.constants import HOP_LENGTH, SAMPLE_RATE
+from jointist.verifier import OnsetVerifier
 
 __all__ = [
     "MODEL_REGISTRY",
@@ -120,15 +121,8 @@ class Seq2SeqModel(Protocol):
         ...
 
 
-@runtime_checkable
-class VerifierModel(Protocol):
-    """Which candidate onsets of a transcriber start notes (:mod:`jointist.verifier`)."""
-
-    floor: float
-
-    def probabilities(self, cands: Any) -> Any:
-        """:class:`~jointist.verifier.Candidates` -> P(note) per candidate, (n,) float32 numpy."""
-        ...
+VerifierModel = OnsetVerifier
+"""Which candidate onsets of a transcriber start notes (:mod:`jointist.verifier`)."""
 
 
 ROLE_PROTOCOLS: dict[str, type] = {
