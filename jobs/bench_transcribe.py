@@ -102,9 +102,11 @@ def main() -> None:
                 start = time.perf_counter()
                 decode_tracks(rolls["onset"], rolls["frame"], instruments, config=transcriber.decode,
                               scale=Posteriorgram.SCALE, velocity=rolls.get("velocity"), offsets=rolls.get("offset"),
-                              verifier=transcriber.verifier, block_frames=900)
+                              verifier=transcriber.verifier, ender=transcriber.ender, block_frames=900)
                 decode_times.append(time.perf_counter() - start)
-            print(f"  of which note decoding{' with the verifier' if transcriber.verifier is not None else ''}: "
+            helpers = [name for name, model in (("the verifier", transcriber.verifier),
+                                                ("the note-end chooser", transcriber.ender)) if model is not None]
+            print(f"  of which note decoding{' with ' + ' and '.join(helpers) if helpers else ''}: "
                   f"{float(np.median(decode_times)):.2f} s (median of {len(decode_times)})")
 
         if not args.skip_memory:

@@ -58,7 +58,8 @@ def main() -> None:
             for name, transcriber in transcribers.items():
                 out = transcriber.all_posteriorgrams(scaled, [INSTRUMENTS[c] for c in classes])
                 est = decode_tracks(out["onset"], out["frame"], classes, config=transcriber.decode,
-                                    scale=Posteriorgram.SCALE, offsets=out.get("offset"), verifier=transcriber.verifier)
+                                    scale=Posteriorgram.SCALE, offsets=out.get("offset"), verifier=transcriber.verifier,
+                                    ender=transcriber.ender)
                 pieces[(name, gain)].append(evaluate_piece(track.track_id, ref, est, velocity=False))
         print(f"{track.track_id} done", flush=True)
     print(f"\n{len(tracks)} tracks of {args.corpus} {args.split}, true instruments; note F1 onset / onset+offset")

@@ -33,6 +33,7 @@ from jointist.metrics import (
     summarise,
     summarise_separation,
 )
+from jointist.note_ends import NoteEndChooser
 from jointist.notes import NoteArray
 from jointist.pipeline import Pipeline, Recognizer, Transcriber
 from jointist.plots import plot_f1_bars
@@ -532,12 +533,12 @@ def _offsets_of(song: tuple[Any, ...]) -> np.ndarray | None:
     return song[5] if len(song) > 5 else None
 
 
-def split_report(cached: CachedSongs, config: DecodeConfig) -> TranscriptionReport:
+def split_report(cached: CachedSongs, config: DecodeConfig, *, ender: NoteEndChooser | None = None) -> TranscriptionReport:
     """The note F1 report of the songs of ``cached`` (uint8 posteriorgrams, see
-    :func:`posteriorgrams_of_split`) decoded with ``config``."""
+    :func:`posteriorgrams_of_split`) decoded with ``config`` (and the note ends chosen by ``ender``)."""
     return summarise([
         evaluate_piece(song[0], song[1], decode_tracks(song[3], song[4], list(song[2]), config=config,
-                                                       scale=Posteriorgram.SCALE, offsets=_offsets_of(song)),
+                                                       scale=Posteriorgram.SCALE, offsets=_offsets_of(song), ender=ender),
                        velocity=False)
         for song in cached])
 
@@ -563,7 +564,7 @@ class OffsetErrors:
         return len(err), float(np.mean(np.abs(err) <= tol)), float(np.mean(err < -tol)), float(np.mean(err > tol))
 
 
-def offset_errors(cached: CachedSongs, config: DecodeConfig) -> OffsetErrors:
+def offset_errors(cached: CachedSongs, config: DecodeConfig, *, ender: NoteEndChooser | None = None) -> OffsetErrors:
     """For the notes whose onset matches (mir_eval, 50 ms), how far their offsets are from the reference
     against mir_eval's tolerance (50 ms or 20% of the note), per pitched class, and why the early ones
     ended: at an offset peak (a model with an offset head), at a second onset of the key inside the
@@ -573,7 +574,7 @@ def offset_errors(cached: CachedSongs, config: DecodeConfig) -> OffsetErrors:
     causes: dict[str, int] = {}
     for song in cached:
         ref, classes, onset, frame, offsets = song[1], list(song[2]), song[3], song[4], _offsets_of(song)
-        est = decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE, offsets=offsets)
+        est = decode_tracks(onset, frame, classes, config=config, scale=Posteriorgram.SCALE, offsets=offsets, ender=ender)
         for c, r in ref.items():
             e = est.get(c)
             if c == DRUMS.index or e is None or not len(r) or not len(e):
@@ -601,9 +602,10 @@ def offset_errors(cached: CachedSongs, config: DecodeConfig) -> OffsetErrors:
     return OffsetErrors({c: np.array(v) for c, v in errors.items()}, causes)
 
 
-def offset_error_table(label: str, cached: CachedSongs, config: DecodeConfig, *, top: int = 8) -> str:
+def offset_error_table(label: str, cached: CachedSongs, config: DecodeConfig, *, top: int = 8,
+                       ender: NoteEndChooser | None = None) -> str:
     """:func:`offset_errors` as text: all pitched classes, then the ``top`` classes with the most notes."""
-    found = offset_errors(cached, config)
+    found = offset_errors(cached, config, ender=ender)
 
     def row(name: str, classes: Sequence[int] | None) -> str:
         n, right, early, late = found.shares(classes)

@@ -45,6 +45,7 @@ from jointist.constants import FRAMES_PER_SECOND, HOP_S, N_PITCHES, SAMPLE_RATE,
 from jointist.data.targets import class_rolls
 from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
 from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
+from jointist.models.note_ends import NoteEnder
 from jointist.models.serialize import CheckpointError, load_model, model_roles
 from jointist.models.verifier import NoteVerifier
 from jointist.notes import NoteArray
@@ -737,6 +738,9 @@ class Transcriber(Pipeline):
         verify: use the model file's note-onset verifier (:mod:`jointist.verifier`) when it has
             one: it decides which onsets start notes, and its card's decoding thresholds (tuned for
             it) are the default ones; False: the transcriber's onsets and thresholds alone.
+        choose_ends: use the model file's note-end chooser (:mod:`jointist.note_ends`) when it has
+            one: it chooses where each decoded note ends among its candidate ends; False: the
+            note trackers' ends.
     """
 
     def __init__(
@@ -755,6 +759,7 @@ class Transcriber(Pipeline):
         max_posteriorgram_frames: int | None = DEFAULT_MAX_FRAMES,
         input_peak: float | None = INPUT_PEAK,
         verify: bool = True,
+        choose_ends: bool = True,
     ) -> None:
         loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
         if not isinstance(loaded, ConditionedTranscriberModel):
@@ -768,6 +773,12 @@ class Transcriber(Pipeline):
                 raise CheckpointError(f"{self.model_path}: {type(checker).__name__} is not a note verifier")
             self.verifier = checker
             settings = checker_card.decode or settings
+        self.ender: NoteEnder | None = None
+        if choose_ends and "ender" in model_roles(self.model_path):
+            ender, _ = load_model(self.model_path, role="ender")
+            if not isinstance(ender, NoteEnder):
+                raise CheckpointError(f"{self.model_path}: {type(ender).__name__} is not a note-end chooser")
+            self.ender = ender
         self.decode = decode or DecodeConfig(**(settings or {}))
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
                          window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
@@ -813,7 +824,8 @@ class Transcriber(Pipeline):
         if separate:
             stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
         # notes are decoded from the uint8 codes while the windows are stitched, one block at a time
-        decoder = TrackDecoder(classes, config=self.decode, scale=Posteriorgram.SCALE, verifier=self.verifier)
+        decoder = TrackDecoder(classes, config=self.decode, scale=Posteriorgram.SCALE, verifier=self.verifier,
+                               ender=self.ender)
         out, stem_paths, pools = self._run(audio, stages, chosen, stems_dir=stems_dir if separate else None,
                                            stems_sample_rate=stems_sample_rate, decoder=decoder)
         tracks = self._results(chosen, decoder.finish(), out, pools, stem_paths, stems_sample_rate)

@@ -27,11 +27,12 @@ import numpy as np
 
 from jointist.constants import FRAMES_PER_SECOND, MIN_MIDI, N_PITCHES
 from jointist.instruments import DRUMS, UnknownInstrumentError, by_index, by_name
+from jointist.note_ends import EndStage, NoteEndChooser
 from jointist.notes import NoteArray
 from jointist.verifier import AFTER, BEFORE, OnsetVerifier, verified_onsets
 
 __all__ = ["DecodeConfig", "DecodeConfigError", "NoteTracker", "TrackDecoder", "decode_notes", "decode_tracks",
-           "suppress_shared_onsets"]
+           "note_hold", "suppress_shared_onsets"]
 
 
 class DecodeConfigError(ValueError):
@@ -158,6 +159,12 @@ class DecodeConfig:
         return self
 
 
+def note_hold(config: DecodeConfig, fps: float = FRAMES_PER_SECOND) -> int:
+    """A decoded note's first frames, which always sound: its onset frame, ``config.onset_frames``
+    after it, and at least the shortest note (``config.min_note_s``)."""
+    return max(1 + config.onset_frames, int(round(config.min_note_s * fps)), 1)
+
+
 def _onset_peaks(onset: np.ndarray, threshold: float) -> np.ndarray:
     """Boolean (T, P): frames above threshold that are the maximum of their run."""
     above = onset >= threshold
@@ -248,6 +255,17 @@ class NoteTracker:
                                    for column in self._notes)
         return NoteArray.from_arrays(starts / self.fps + self.offset_s, ends / self.fps + self.offset_s,
                                      keys + MIN_MIDI, vel)
+
+    def closed_notes(self, since: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Onset frames, end frames and keys (0..87) of the notes closed so far, from the ``since``-th
+        on (in the order they were closed, which is the order :meth:`finish` returns them in)."""
+        return tuple(np.frombuffer(column, np.int64)[since:].copy() if len(column) > since else np.zeros(0, np.int64)
+                     for column in self._notes[:3])  # type: ignore[return-value]
+
+    def open_notes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Onset frames and keys of the notes still sounding."""
+        keys = np.flatnonzero(self._open >= 0)
+        return self._open[keys].copy(), keys
 
     def _close(self, key: int, end: int) -> None:
         start = int(self._open[key])
@@ -388,10 +406,14 @@ class TrackDecoder:
     onsets are first replaced by its probabilities that each candidate onset starts a note
     (:func:`~jointist.verifier.verified_onsets`; frames are then passed on ``AFTER`` frames late), so the
     onset thresholds of ``config`` apply to those probabilities.
+
+    With an ``ender`` (a :class:`~jointist.models.note_ends.NoteEnder`), the pitched notes the trackers
+    close get their ends chosen among their candidate ends (:class:`~jointist.note_ends.EndStage`,
+    about ``HORIZON`` frames behind the trackers).
     """
 
     def __init__(self, classes: Sequence[int], *, config: DecodeConfig = DecodeConfig(), fps: float = FRAMES_PER_SECOND,
-                 scale: float = 1.0, verifier: OnsetVerifier | None = None) -> None:
+                 scale: float = 1.0, verifier: OnsetVerifier | None = None, ender: NoteEndChooser | None = None) -> None:
         self.classes = [int(c) for c in classes]
         self.config = config
         self.scale = scale
@@ -410,6 +432,8 @@ class TrackDecoder:
         self._vstart = 0
         self._verified = 0
         self._vreceived = 0
+        self.ends = None if ender is None or self.drums.all() else EndStage(
+            ender, self.classes, hold=note_hold(config, fps), fps=fps, scale=scale)
 
     def push(self, onset: np.ndarray, frame: np.ndarray, velocity: np.ndarray | None = None,
              offsets: np.ndarray | None = None) -> None:
@@ -465,7 +489,8 @@ class TrackDecoder:
             self._verify(final=True)
         if self.suppress:
             self._advance(final=True)
-        return {c: tracker.finish() for c, tracker in zip(self.classes, self.trackers)}
+        notes = {c: tracker.finish() for c, tracker in zip(self.classes, self.trackers)}
+        return notes if self.ends is None else self.ends.finish(self.trackers, notes)
 
     def _probabilities(self, codes: np.ndarray) -> np.ndarray:
         return codes.astype(np.float32) / self.scale if self.scale != 1.0 else codes.astype(np.float32, copy=False)
@@ -503,18 +528,20 @@ class TrackDecoder:
             tracker.push(on, self._probabilities(frame[:, j]),
                          None if velocity is None else self._probabilities(velocity[:, j]),
                          None if offsets is None else self._probabilities(offsets[:, j]))
+        if self.ends is not None:
+            self.ends.push(frame, offsets, self.trackers)
 
 
 def decode_tracks(
     onset: np.ndarray, frame: np.ndarray, classes: list[int] | np.ndarray, *, config: DecodeConfig = DecodeConfig(),
     fps: int = FRAMES_PER_SECOND, velocity: np.ndarray | None = None, scale: float = 1.0, block_frames: int = 6000,
-    offsets: np.ndarray | None = None, verifier: OnsetVerifier | None = None,
+    offsets: np.ndarray | None = None, verifier: OnsetVerifier | None = None, ender: NoteEndChooser | None = None,
 ) -> dict[int, NoteArray]:
     """Notes of every instrument decoded together: onset and frame probabilities (T, K, 88) of the
     classes ``classes`` (K,) -> class -> notes, with :func:`suppress_shared_onsets` applied first;
     ``velocity`` (T, K, 88), velocity / 127, gives the notes their velocities; ``offsets`` (T, K, 88),
     an offset head's probabilities, end notes at their peaks with ``config.offset_threshold``;
-    ``verifier`` decides which onsets start notes (:class:`TrackDecoder`).
+    ``verifier`` decides which onsets start notes and ``ender`` where they end (:class:`TrackDecoder`).
 
     The inputs may be compact codes (e.g. the uint8 of a :class:`~jointist.results.Posteriorgram`)
     with ``scale`` (255): probabilities are ``codes / scale``. A :class:`TrackDecoder` takes them
@@ -523,7 +550,8 @@ def decode_tracks(
     onset, frame = np.asarray(onset), np.asarray(frame)
     if onset.shape != frame.shape or onset.ndim != 3 or onset.shape[1] != len(classes):
         raise ValueError(f"onset and frame must both be (time, {len(classes)}, 88), got {onset.shape} and {frame.shape}")
-    decoder = TrackDecoder([int(c) for c in classes], config=config, fps=fps, scale=scale, verifier=verifier)
+    decoder = TrackDecoder([int(c) for c in classes], config=config, fps=fps, scale=scale, verifier=verifier,
+                           ender=ender)
     for a in range(0, max(len(onset), 1), block_frames):
         decoder.push(onset[a: a + block_frames], frame[a: a + block_frames],
                      None if velocity is None else velocity[a: a + block_frames],

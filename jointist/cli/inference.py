@@ -67,7 +67,8 @@ def build_transcriber(cfg: DictConfig) -> Transcriber | TokenTranscriber:
                   separator=cfg.get("separator"), input_peak=check_input_peak(cfg.get("input_peak", INPUT_PEAK)))
     if head == "seq2seq":
         return TokenTranscriber(cfg.ckpt, max_tokens=cfg.get("max_tokens"), **common)
-    transcriber = Transcriber(cfg.ckpt, verify=bool(cfg.get("verify", True)), **common)
+    transcriber = Transcriber(cfg.ckpt, verify=bool(cfg.get("verify", True)),
+                              choose_ends=bool(cfg.get("choose_ends", True)), **common)
     decode = OmegaConf.to_container(cfg.decode)
     overrides = {str(k): v for k, v in decode.items() if v is not None} if isinstance(decode, dict) else {}
     if overrides:

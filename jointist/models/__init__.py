@@ -4,6 +4,7 @@ Importing this package registers every built-in model class (see :mod:`jointist.
 """
 
 from jointist.models.base import MODEL_REGISTRY, ROLES, JointistModel, ModelCard, TranscriberOutput
+from jointist.models.note_ends import NoteEnder
 from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.separator import FiLMUNetSeparator
@@ -18,6 +19,7 @@ __all__ = [
     "InstrumentRecognizer",
     "JointistModel",
     "ModelCard",
+    "NoteEnder",
     "NoteVerifier",
     "OnsetsFramesTranscriber",
     "PitchwiseTranscriber",

@@ -16,6 +16,8 @@ The roles and what the pipeline and the tasks may call on a model of that role:
 ``seq2seq``     :class:`Seq2SeqModel`: audio segments -> token ids
 ``verifier``    :class:`~jointist.models.verifier.NoteVerifier`: features of a transcriber's candidate onsets
                 -> P(note) (:mod:`jointist.verifier`)
+``ender``       :class:`~jointist.models.note_ends.NoteEnder`: candidate ends of decoded notes -> the
+                chosen one (:mod:`jointist.note_ends`)
 =============== ===========================================================================
 
 A :class:`ModelCard` travels with the weights: class, arguments, sample rate, hop, trained steps,
@@ -36,6 +38,7 @@ import torch
 from torch import nn
 
 from jointist.constants import HOP_LENGTH, SAMPLE_RATE
+from jointist.note_ends import NoteEndChooser
 from jointist.verifier import OnsetVerifier
 
 __all__ = [
@@ -49,10 +52,11 @@ __all__ = [
     "Seq2SeqModel",
     "TranscriberOutput",
     "VerifierModel",
+    "EnderModel",
     "model_class",
 ]
 
-ROLES = ("recognizer", "transcriber", "separator", "seq2seq", "verifier")
+ROLES = ("recognizer", "transcriber", "separator", "seq2seq", "verifier", "ender")
 """The roles a model can play; one model file holds at most one model per role."""
 
 MODEL_REGISTRY: dict[str, type[JointistModel]] = {}
@@ -124,6 +128,9 @@ class Seq2SeqModel(Protocol):
 VerifierModel = OnsetVerifier
 """Which candidate onsets of a transcriber start notes (:mod:`jointist.verifier`)."""
 
+EnderModel = NoteEndChooser
+"""Where each decoded note ends, among its candidate ends (:mod:`jointist.note_ends`)."""
+
 
 ROLE_PROTOCOLS: dict[str, type] = {
     "recognizer": RecognizerModel,
@@ -131,6 +138,7 @@ ROLE_PROTOCOLS: dict[str, type] = {
     "separator": SeparatorModel,
     "seq2seq": Seq2SeqModel,
     "verifier": VerifierModel,
+    "ender": EnderModel,
 }
 
 

@@ -96,6 +96,13 @@ def test_every_model_config_builds_a_model_of_its_role(name):
             from jointist.verifier import FEATURES
 
             assert model(torch.randn(3, len(FEATURES)), torch.tensor([0, 1, 38]), torch.tensor([39, 0, 2])).shape == (3,)
+        elif model.role == "ender":  # candidate ends of 3 notes, their instruments and the slots in use -> scores
+            from jointist.note_ends import FEATURES as END_FEATURES
+            from jointist.note_ends import KINDS
+
+            scores = model(torch.randn(3, len(KINDS), len(END_FEATURES)), torch.tensor([0, 1, 38]),
+                           torch.ones(3, len(KINDS), dtype=torch.bool))
+            assert scores.shape == (3, len(KINDS))
         elif model.role == "seq2seq":  # teacher forcing: logits over the vocabulary for every decoder position
             assert model(audio, torch.zeros(1, 5, dtype=torch.long)).shape == (1, 5, model.init_args["vocab_size"])
         else:

@@ -40,6 +40,13 @@ def example_inputs(model: JointistModel) -> tuple[torch.Tensor, ...]:
 
         return (torch.rand(5, len(FEATURES), generator=generator), torch.tensor([0, 3, 38, 10, 0]),
                 torch.tensor([NO_RIVAL, 0, 1, 2, 3]))
+    if model.role == "ender":  # candidate ends of notes, their instruments and the slots in use
+        from jointist.note_ends import FEATURES as END_FEATURES
+        from jointist.note_ends import KINDS
+
+        mask = torch.rand(4, len(KINDS), generator=generator) > 0.3
+        mask[:, 0] = True
+        return torch.rand(4, len(KINDS), len(END_FEATURES), generator=generator), torch.tensor([0, 3, 38, 10]), mask
     raise NotImplementedError(f"give example inputs for the {model.role} role here")
 
 
