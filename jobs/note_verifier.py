@@ -13,7 +13,8 @@ thresholds for the verified onsets on validation songs::
     jointist-evaluate data_root=data/styles split=validation ckpt=eval/verifier/model.pt tune_decode=true \\
         tune_per_class=true tune_shared=true tune_cache=pg_cache/offset/validation out=eval/verifier/tuned
 
-``report`` compares the rules with the verifier on cached splits (flat, instrument-wise and
+``cache`` only computes a split's posteriorgrams (``--skip`` and ``--max-tracks`` choose a shard,
+one process per core). ``report`` compares the rules with the verifier on cached splits (flat, instrument-wise and
 multi-instrument note F1), ``--model`` against ``--base``.
 """
 
@@ -144,6 +145,17 @@ def report(args: argparse.Namespace) -> None:
     print("\n".join(rows))
 
 
+def cache(args: argparse.Namespace) -> None:
+    from jointist.evaluation import posteriorgrams_of_split
+    from jointist.pipeline import Transcriber
+
+    transcriber = Transcriber(args.model, progress=False, verify=False)
+    root, split, folder = _split(args.split)
+    songs = posteriorgrams_of_split(transcriber, root, split, cache=folder, max_tracks=args.max_tracks, skip=args.skip,
+                                    progress=True)
+    print(f"{len(songs)} songs of {root}/{split} cached in {folder}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--floor", type=float, default=0.02)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=train)
+    p = sub.add_parser("cache", help="only compute a split's posteriorgram cache (e.g. one shard per core)")
+    p.add_argument("split", help="root:split:cache")
+    p.add_argument("--model", default=None, help="model file with the transcriber (default: the shipped one)")
+    p.add_argument("--skip", type=int, default=0, help="leave out the split's first songs")
+    p.add_argument("--max-tracks", type=int, default=None, help="songs after those skipped (default: all)")
+    p.set_defaults(run=cache)
     p = sub.add_parser("report", help="note F1 of cached splits, the rules against the verifier")
     p.add_argument("splits", nargs="+", help="root:split:cache")
     p.add_argument("--model", required=True)
