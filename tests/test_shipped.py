@@ -13,6 +13,7 @@ from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.separator import FiLMUNetSeparator
 from jointist.models.serialize import load_model, model_roles
+from jointist.models.note_ends import NoteEnder
 from jointist.models.verifier import NoteVerifier
 from jointist.notes import NoteArray
 from jointist.pipeline import (
@@ -35,7 +36,7 @@ def plain_args(name: str) -> dict:
 def test_shipped_transcriber_is_packaged_small_with_a_clean_card():
     path = default_model_path()
     assert path.is_file() and path.stat().st_size < 30 * 2**20  # everything shipped, in one file
-    assert sorted(model_roles(path)) == ["recognizer", "separator", "transcriber", "verifier"]
+    assert sorted(model_roles(path)) == ["ender", "recognizer", "separator", "transcriber", "verifier"]
     model, card = load_model(path, role="transcriber")
     assert isinstance(model, PitchwiseTranscriber)
     assert card.init_args == {"n_classes": 39, **plain_args("transcriber")}  # the default layout, conf/model/transcriber.yaml
@@ -45,6 +46,9 @@ def test_shipped_transcriber_is_packaged_small_with_a_clean_card():
     assert isinstance(verifier, NoteVerifier) and verifier_card.init_args == plain_args("verifier")
     assert {"onset_threshold", "class_thresholds"} <= set(verifier_card.decode) and verifier_card.decode != card.decode
     assert verifier_card.training_data and not MACHINE_PATH.search(repr(verifier_card))
+    ender, ender_card = load_model(path, role="ender")  # the note-end chooser
+    assert isinstance(ender, NoteEnder) and ender_card.init_args == plain_args("ender")
+    assert ender_card.training_data and not MACHINE_PATH.search(repr(ender_card))
 
 
 def test_shipped_transcriber_transcribes_a_file_with_default_settings(tmp_path):
