@@ -33,6 +33,11 @@ def _split(spec: str) -> tuple[str, str, str]:
     return root, split, cache
 
 
+def _corpora(specs: list[str]) -> str:
+    """The corpora and splits of ``root:split:cache`` specs, without where they lie (for model cards)."""
+    return " + ".join(f"{Path(_split(spec)[0]).name}/{_split(spec)[1]}" for spec in specs)
+
+
 def candidates_of(spec: str, transcriber, *, max_tracks: int | None, skip: int = 0, progress: bool = True):
     """Features, masks, classes, labels and whether matched of every decoded note's candidate ends."""
     from tqdm import tqdm
@@ -121,7 +126,9 @@ def train(args: argparse.Namespace) -> None:
     np.random.seed(args.seed)
     transcriber = Transcriber(args.model, progress=False)
     t0 = time.time()
-    n_train, *train_set = candidates_of(args.train, transcriber, max_tracks=args.max_tracks, skip=args.skip)
+    parts = [candidates_of(spec, transcriber, max_tracks=args.max_tracks, skip=args.skip) for spec in args.train]
+    n_train = sum(part[0] for part in parts)
+    train_set = [np.concatenate(column) for column in list(zip(*parts))[1:]]
     n_val, *val_set = candidates_of(args.val, transcriber, max_tracks=None)
     for name, n_songs, (_, mask, _, labels, matched) in (("train", n_train, train_set), ("validation", n_val, val_set)):
         print(f"{name}: {len(mask)} notes of {n_songs} songs, {mask.sum(axis=1).mean():.1f} candidates a note, "
@@ -133,8 +140,7 @@ def train(args: argparse.Namespace) -> None:
     curve, best_share = fit(model, tuple(train_set), tuple(val_set), epochs=args.epochs, batch=args.batch, lr=args.lr)
     models = load_models(transcriber.model_path)
     card = model.card(trained_steps=args.epochs * -(-len(train_set[0]) // args.batch),
-                      training_data=f"decoded notes of {n_train} songs of {Path(args.train.split(':')[0]).name}"
-                                    f"/{args.train.split(':')[1]} (from song {args.skip})",
+                      training_data=f"decoded notes of {n_train} songs of {_corpora(args.train)} (from song {args.skip})",
                       notes=f"note-end chooser; validation notes ended within tolerance {best_share:.4f}")
     models["ender"] = (model.eval(), card)
     out = save_models(models, args.out)
@@ -173,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a note-end chooser and write the model file with it")
     p.add_argument("--model", default=None, help="model file with the transcriber (default: the shipped one)")
-    p.add_argument("--train", required=True, help="root:split:cache of the training songs")
+    p.add_argument("--train", required=True, nargs="+", help="root:split:cache of the training songs (one or more corpora)")
     p.add_argument("--val", required=True, help="root:split:cache of the validation songs")
     p.add_argument("--out", required=True)
-    p.add_argument("--max-tracks", type=int, default=None, help="training songs used (default: all)")
-    p.add_argument("--skip", type=int, default=0, help="leave out the training split's first songs")
+    p.add_argument("--max-tracks", type=int, default=None, help="training songs used per corpus (default: all)")
+    p.add_argument("--skip", type=int, default=0, help="leave out each training split's first songs")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--lr", type=float, default=3e-3)

@@ -34,6 +34,11 @@ def _split(spec: str) -> tuple[str, str, str]:
     return root, split, cache
 
 
+def _corpora(specs: list[str]) -> str:
+    """The corpora and splits of ``root:split:cache`` specs, without where they lie (for model cards)."""
+    return " + ".join(f"{Path(_split(spec)[0]).name}/{_split(spec)[1]}" for spec in specs)
+
+
 def candidates_of(spec: str, transcriber, *, floor: float, max_tracks: int | None, skip: int = 0, progress: bool = True):
     """Features, own and rival classes and labels of every candidate of a split's songs."""
     from jointist.constants import FRAMES_PER_SECOND
@@ -103,8 +108,10 @@ def train(args: argparse.Namespace) -> None:
     np.random.seed(args.seed)
     transcriber = Transcriber(args.model, progress=False, verify=False)
     t0 = time.time()
-    n_train, x, own, rival, y = candidates_of(args.train, transcriber, floor=args.floor, max_tracks=args.max_tracks,
-                                              skip=args.skip)
+    parts = [candidates_of(spec, transcriber, floor=args.floor, max_tracks=args.max_tracks, skip=args.skip)
+             for spec in args.train]
+    n_train = sum(part[0] for part in parts)
+    x, own, rival, y = (np.concatenate(column) for column in list(zip(*parts))[1:])
     n_val, vx, vown, vrival, vy = candidates_of(args.val, transcriber, floor=args.floor, max_tracks=None)
     print(f"candidates: train {len(y)} from {n_train} songs ({y.mean():.3f} notes), validation {len(vy)} from {n_val} "
           f"songs ({vy.mean():.3f}); features in {time.time() - t0:.0f} s", flush=True)
@@ -113,8 +120,7 @@ def train(args: argparse.Namespace) -> None:
                            lr=args.lr)
     models = load_models(transcriber.model_path)
     card = model.card(trained_steps=args.epochs * -(-len(y) // args.batch),
-                      training_data=f"candidate onsets of {n_train} songs of {Path(args.train.split(':')[0]).name}"
-                                    f"/{args.train.split(':')[1]} (from song {args.skip})",
+                      training_data=f"candidate onsets of {n_train} songs of {_corpora(args.train)} (from song {args.skip})",
                       decode=models["transcriber"][1].decode,
                       notes=f"note-onset verifier; validation loss {best_loss:.4f}; decode: the transcriber's until tuned")
     models["verifier"] = (model.eval(), card)
@@ -161,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a verifier and write the model file with it")
     p.add_argument("--model", default=None, help="model file with the transcriber (default: the shipped one)")
-    p.add_argument("--train", required=True, help="root:split:cache of the training songs")
+    p.add_argument("--train", required=True, nargs="+", help="root:split:cache of the training songs (one or more corpora)")
     p.add_argument("--val", required=True, help="root:split:cache of the validation songs")
     p.add_argument("--out", required=True)
-    p.add_argument("--max-tracks", type=int, default=None, help="training songs used (default: all)")
+    p.add_argument("--max-tracks", type=int, default=None, help="training songs used per corpus (default: all)")
     p.add_argument("--skip", type=int, default=0,
-                   help="leave out the training split's first songs (e.g. those another part of the model was fitted on)")
+                   help="leave out each training split's first songs (e.g. those another part of the model was fitted on)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch", type=int, default=1024)
     p.add_argument("--lr", type=float, default=3e-3)
