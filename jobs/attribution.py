@@ -9,6 +9,9 @@ elsewhere (and the two instruments that take most of them), and missed. True ins
 as ``jointist-evaluate`` does by default; posteriorgrams are cached as by :func:`~jointist.evaluation.posteriorgrams_of_split`.
 
     python jobs/attribution.py data/styles --split test --style pop --cache pg_cache/shipped/test
+
+``--drums`` adds the drum hits per GM drum key (a hit counts only at its key, in every note F1 that
+counts drums, multi-instrument F1 among them): found at that key, heard only as another key, missed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tracks", type=int, default=None)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--drums", action="store_true",
+                        help="also the drum hits per GM drum key: found at their key, heard as another key, or missed")
     args = parser.parse_args(argv)
 
     import torch
@@ -59,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     own: Counter[int] = Counter()
     elsewhere: Counter[int] = Counter()
     taken_by: dict[int, Counter[int]] = {}
+    drum_counts: dict[int, dict] = {}
     for song in songs:
         ref, classes = song[1], list(song[2])
         est = decode_tracks(song[3], song[4], classes, config=transcriber.decode, scale=Posteriorgram.SCALE,
@@ -81,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
                 taken_by.setdefault(c, Counter())[d] += len(hits - found)
                 found |= hits
             elsewhere[c] += len(found)
+        drums_ref, drums_est = ref.get(DRUMS.index), est.get(DRUMS.index)
+        if args.drums and drums_ref is not None and len(drums_ref):
+            _drum_counts(drums_ref, drums_est if drums_est is not None else NoteArray.empty(), drum_counts)
     label = f"{args.split}{f', style {args.style}' if args.style else ''} ({len(songs)} songs)"
     print(f"where each instrument's notes go, {label}: notes, own track, only another track (which), missed")
     for c, n in total.most_common(args.top):
@@ -90,7 +99,42 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(total.values())
     print(f"  {'all pitched':20s} {n:6d} {sum(own.values()) / n:.3f} {sum(elsewhere.values()) / n:.3f} "
           f"{(n - sum(own.values()) - sum(elsewhere.values())) / n:.3f}")
+    if args.drums:
+        pitched = sum(total.values())
+        drums = sum(c["notes"] for c in drum_counts.values())
+        print(f"drum hits by GM drum key, {label}: {drums} hits ({drums / max(drums + pitched, 1):.3f} of all notes): "
+              "hits, decoded at that key (all), found at that key, heard only as another key (which), missed")
+        for key, c in sorted(drum_counts.items(), key=lambda kv: -kv[1]["notes"])[: args.top]:
+            n = c["notes"]
+            if not n:
+                continue
+            instead = ", ".join(f"{k} {v / n:.3f}" for k, v in c["instead"].most_common(2))
+            print(f"  key {key:3d} {n:6d} {c['decoded']:6d} {c['found'] / n:.3f} {c['elsewhere'] / n:.3f} "
+                  f"({instead or '-'}) {(n - c['found'] - c['elsewhere']) / n:.3f}")
     return 0
+
+
+def _drum_counts(ref, est, counts: dict) -> None:  # type: ignore[no-untyped-def]
+    """Add a song's drum hits to ``counts`` (GM key -> hits, decoded hits at that key, hits found at
+    their key, hits heard only as another key within 50 ms and which keys)."""
+    import numpy as np
+
+    def entry(key: int) -> dict:
+        return counts.setdefault(key, {"notes": 0, "decoded": 0, "found": 0, "elsewhere": 0, "instead": Counter()})
+
+    for key in np.unique(est.pitch):
+        entry(int(key))["decoded"] += int((est.pitch == key).sum())
+    found = _matched(ref, est)
+    for i, (onset, key) in enumerate(zip(ref.onset_s, ref.pitch)):
+        c = entry(int(key))
+        c["notes"] += 1
+        if i in found:
+            c["found"] += 1
+            continue
+        near = (np.abs(est.onset_s - onset) <= 0.05) & (est.pitch != key)
+        if near.any():
+            c["elsewhere"] += 1
+            c["instead"][int(est.pitch[near][np.argmin(np.abs(est.onset_s[near] - onset))])] += 1
 
 
 if __name__ == "__main__":
