@@ -119,10 +119,14 @@ def train(args: argparse.Namespace) -> None:
     curve, best_loss = fit(model, (x, own, rival, y), (vx, vown, vrival, vy), epochs=args.epochs, batch=args.batch,
                            lr=args.lr)
     models = load_models(transcriber.model_path)
+    if args.keep_decode and "verifier" in models:
+        decode, decode_source = models["verifier"][1].decode, "the replaced verifier's thresholds"
+    else:
+        decode, decode_source = models["transcriber"][1].decode, "the transcriber's until tuned"
     card = model.card(trained_steps=args.epochs * -(-len(y) // args.batch),
                       training_data=f"candidate onsets of {n_train} songs of {_corpora(args.train)} (from song {args.skip})",
-                      decode=models["transcriber"][1].decode,
-                      notes=f"note-onset verifier; validation loss {best_loss:.4f}; decode: the transcriber's until tuned")
+                      decode=decode,
+                      notes=f"note-onset verifier; validation loss {best_loss:.4f}; decode: {decode_source}")
     models["verifier"] = (model.eval(), card)
     out = save_models(models, args.out)
     with atomic_path(Path(args.out).with_suffix(".curve.tsv")) as tmp:
@@ -180,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--embedding", type=int, default=8)
     p.add_argument("--floor", type=float, default=0.02)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-decode", action="store_true",
+                   help="give the new verifier the decoding thresholds of the model file's verifier (tuned for the one "
+                        "it replaces) instead of the transcriber's")
     p.set_defaults(run=train)
     p = sub.add_parser("cache", help="only compute a split's posteriorgram cache (e.g. one shard per core)")
     p.add_argument("split", help="root:split:cache")

@@ -179,3 +179,10 @@ def test_the_job_writes_a_model_file_whose_transcriber_uses_the_verifier(tiny_mo
     audio = np.random.default_rng(2).standard_normal(16000 * 3).astype(np.float32) * 0.1
     result = with_it.transcribe_audio(audio, instruments=["piano", "bass"])
     assert [t.instrument.name for t in result.tracks] == ["Piano", "Bass"]
+    # a verifier trained again on two corpora keeps the thresholds tuned for the one it replaces
+    again = tmp_path / "again.pt"
+    assert _job().main(["train", "--model", str(out), "--train", f"{root}:train:{tmp_path / 'c_train'}",
+                        f"{root}:validation:{tmp_path / 'c_val'}", "--val", f"{root}:validation:{tmp_path / 'c_val'}",
+                        "--out", str(again), "--epochs", "1", "--hidden", "8", "--keep-decode"]) == 0
+    card = load_model(again, role="verifier")[1]
+    assert card.decode["onset_threshold"] == 0.25 and "6 songs of corpus/train + corpus/validation" in card.training_data
