@@ -9,11 +9,11 @@ import soundfile as sf
 
 from jointist.instruments import by_name
 from jointist.metrics import energy_re_mixture_db, match_counts, whole_track_sdr_db
+from jointist.models.note_ends import NoteEnder
 from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
 from jointist.models.separator import FiLMUNetSeparator
 from jointist.models.serialize import load_model, model_roles
-from jointist.models.note_ends import NoteEnder
 from jointist.models.verifier import NoteVerifier
 from jointist.notes import NoteArray
 from jointist.pipeline import (
