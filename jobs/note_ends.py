@@ -20,22 +20,14 @@ and multi-instrument note F1, onset / onset+offset), ``--model`` against ``--bas
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def _split(spec: str) -> tuple[str, str, str]:
-    root, split, cache = spec.split(":", 2)
-    return root, split, cache
-
-
-def _corpora(specs: list[str]) -> str:
-    """The corpora and splits of ``root:split:cache`` specs, without where they lie (for model cards)."""
-    return " + ".join(f"{Path(_split(spec)[0]).name}/{_split(spec)[1]}" for spec in specs)
+from jointist.cached_fit import corpora_label, split_spec
+from jointist.evaluation import posteriorgrams_of_split
 
 
 def candidates_of(spec: str, transcriber, *, max_tracks: int | None, skip: int = 0, progress: bool = True):
@@ -43,13 +35,13 @@ def candidates_of(spec: str, transcriber, *, max_tracks: int | None, skip: int =
     from tqdm import tqdm
 
     from jointist.constants import FRAMES_PER_SECOND
-    from jointist.evaluation import _offsets_of, posteriorgrams_of_split
+    from jointist.evaluation import _offsets_of
     from jointist.note_ends import end_labels, song_candidates
     from jointist.notes import NoteArray
     from jointist.postprocess import decode_tracks, note_hold
     from jointist.results import Posteriorgram
 
-    root, split, cache = _split(spec)
+    root, split, cache = split_spec(spec)
     songs = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, skip=skip, cache=cache,
                                     progress=progress)
     parts: list[tuple[np.ndarray, ...]] = []
@@ -84,36 +76,15 @@ def fit(model, train_set, val_set, *, epochs: int, batch: int, lr: float):
     """Train ``model`` (a NoteEnder) on the matched notes that have a right candidate, keep the epoch
     whose validation notes end within tolerance most often; returns the curve (epoch, train loss,
     validation share) and that share."""
+    from jointist.cached_fit import fit_keep_best
+
     features, mask, klass, labels, matched = train_set
     usable = matched & (labels.sum(axis=1) > 0)
     model.fit_normalisation(features[usable], mask[usable])
-    tensors = [torch.from_numpy(np.ascontiguousarray(a[usable])) for a in (features, klass, mask, labels)]
-    n = int(usable.sum())
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-n // batch))
-    best, best_share, curve = None, -1.0, []
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(n)
-        total = 0.0
-        for a in range(0, n, batch):
-            b = order[a: a + batch]
-            loss = _loss(model(tensors[0][b], tensors[1][b], tensors[2][b]), tensors[3][b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(b)
-        model.eval()
-        share = _hits(model, val_set)
-        curve.append((epoch + 1, total / n, share))
-        print(f"epoch {epoch + 1}: train loss {total / n:.4f}, validation notes ended within tolerance {share:.4f}",
-              flush=True)
-        if share > best_share:
-            best, best_share = copy.deepcopy(model.state_dict()), share
-    assert best is not None
-    model.load_state_dict(best)
-    return curve, best_share
+    return fit_keep_best(model, [torch.from_numpy(np.ascontiguousarray(a[usable])) for a in (features, klass, mask, labels)],
+                         lambda m, t: _loss(m(t[0], t[1], t[2]), t[3]), lambda m: _hits(m, val_set),
+                         epochs=epochs, batch=batch, lr=lr, higher_is_better=True,
+                         label="validation notes ended within tolerance")
 
 
 def train(args: argparse.Namespace) -> None:
@@ -140,7 +111,7 @@ def train(args: argparse.Namespace) -> None:
     curve, best_share = fit(model, tuple(train_set), tuple(val_set), epochs=args.epochs, batch=args.batch, lr=args.lr)
     models = load_models(transcriber.model_path)
     card = model.card(trained_steps=args.epochs * -(-len(train_set[0]) // args.batch),
-                      training_data=f"decoded notes of {n_train} songs of {_corpora(args.train)} (from song {args.skip})",
+                      training_data=f"decoded notes of {n_train} songs of {corpora_label(args.train)} (from song {args.skip})",
                       notes=f"note-end chooser; validation notes ended within tolerance {best_share:.4f}")
     models["ender"] = (model.eval(), card)
     out = save_models(models, args.out)
@@ -151,12 +122,12 @@ def train(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    from jointist.evaluation import offset_error_table, posteriorgrams_of_split, split_report
+    from jointist.evaluation import offset_error_table, split_report
     from jointist.pipeline import Transcriber
 
     rows = []
     for spec in args.splits:
-        root, split, cache = _split(spec)
+        root, split, cache = split_spec(spec)
         for label, path in (("base", args.base), ("model", args.model)):
             if path is None:
                 continue

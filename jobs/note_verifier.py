@@ -21,32 +21,23 @@ multi-instrument note F1), ``--model`` against ``--base``.
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-
-def _split(spec: str) -> tuple[str, str, str]:
-    root, split, cache = spec.split(":", 2)
-    return root, split, cache
-
-
-def _corpora(specs: list[str]) -> str:
-    """The corpora and splits of ``root:split:cache`` specs, without where they lie (for model cards)."""
-    return " + ".join(f"{Path(_split(spec)[0]).name}/{_split(spec)[1]}" for spec in specs)
+from jointist.cached_fit import corpora_label, split_spec
+from jointist.evaluation import posteriorgrams_of_split
 
 
 def candidates_of(spec: str, transcriber, *, floor: float, max_tracks: int | None, skip: int = 0, progress: bool = True):
     """Features, own and rival classes and labels of every candidate of a split's songs."""
     from jointist.constants import FRAMES_PER_SECOND
-    from jointist.evaluation import posteriorgrams_of_split
     from jointist.results import Posteriorgram
     from jointist.verifier import candidate_features, candidate_labels
 
-    root, split, cache = _split(spec)
+    root, split, cache = split_spec(spec)
     songs = posteriorgrams_of_split(transcriber, root, split, max_tracks=max_tracks, skip=skip, cache=cache,
                                     progress=progress)
     parts: list[tuple[np.ndarray, ...]] = []
@@ -63,39 +54,17 @@ def candidates_of(spec: str, transcriber, *, floor: float, max_tracks: int | Non
 
 def fit(model, train_set: tuple[np.ndarray, ...], val_set: tuple[np.ndarray, ...], *, epochs: int, batch: int,
         lr: float) -> tuple[list[tuple[int, float, float]], float]:
-    """Train ``model`` (a NoteVerifier) on (features, own, rival, labels) with AdamW and a one-cycle
-    schedule, keep the epoch of lowest validation loss; returns the curve (epoch, train loss,
-    validation loss) and that loss."""
+    """Train ``model`` (a NoteVerifier) on (features, own, rival, labels), keep the epoch of lowest
+    validation loss; returns the curve (epoch, train loss, validation loss) and that loss."""
+    from jointist.cached_fit import fit_keep_best
+
     model.fit_normalisation(train_set[0])
-    n = len(train_set[3])
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-n // batch))
-    tensors = [torch.from_numpy(np.asarray(a)) for a in train_set]
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
     vtensors = [torch.from_numpy(np.asarray(a)) for a in val_set]
-    loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
-    best, best_loss, curve = None, float("inf"), []
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(n)
-        total = 0.0
-        for a in range(0, n, batch):
-            b = order[a: a + batch]
-            loss = loss_fn(model(tensors[0][b], tensors[1][b], tensors[2][b]), tensors[3][b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(b)
-        model.eval()
-        with torch.no_grad():
-            val = loss_fn(model(*vtensors[:3]), vtensors[3]).item()
-        curve.append((epoch + 1, total / n, val))
-        print(f"epoch {epoch + 1}: train loss {total / n:.4f}, validation loss {val:.4f}", flush=True)
-        if val < best_loss:
-            best, best_loss = copy.deepcopy(model.state_dict()), val
-    assert best is not None
-    model.load_state_dict(best)
-    return curve, best_loss
+    return fit_keep_best(model, [torch.from_numpy(np.asarray(a)) for a in train_set],
+                         lambda m, t: bce(m(t[0], t[1], t[2]), t[3]),
+                         lambda m: bce(m(*vtensors[:3]), vtensors[3]).item(),
+                         epochs=epochs, batch=batch, lr=lr, higher_is_better=False, label="validation loss")
 
 
 def train(args: argparse.Namespace) -> None:
@@ -124,7 +93,7 @@ def train(args: argparse.Namespace) -> None:
     else:
         decode, decode_source = models["transcriber"][1].decode, "the transcriber's until tuned"
     card = model.card(trained_steps=args.epochs * -(-len(y) // args.batch),
-                      training_data=f"candidate onsets of {n_train} songs of {_corpora(args.train)} (from song {args.skip})",
+                      training_data=f"candidate onsets of {n_train} songs of {corpora_label(args.train)} (from song {args.skip})",
                       decode=decode,
                       notes=f"note-onset verifier; validation loss {best_loss:.4f}; decode: {decode_source}")
     models["verifier"] = (model.eval(), card)
@@ -135,12 +104,12 @@ def train(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
-    from jointist.evaluation import posteriorgrams_of_split, split_report
+    from jointist.evaluation import split_report
     from jointist.pipeline import Transcriber
 
     rows = []
     for spec in args.splits:
-        root, split, cache = _split(spec)
+        root, split, cache = split_spec(spec)
         for label, path in (("base", args.base), ("model", args.model)):
             if path is None:
                 continue
@@ -156,11 +125,10 @@ def report(args: argparse.Namespace) -> None:
 
 
 def cache(args: argparse.Namespace) -> None:
-    from jointist.evaluation import posteriorgrams_of_split
     from jointist.pipeline import Transcriber
 
     transcriber = Transcriber(args.model, progress=False, verify=False)
-    root, split, folder = _split(args.split)
+    root, split, folder = split_spec(args.split)
     songs = posteriorgrams_of_split(transcriber, root, split, cache=folder, max_tracks=args.max_tracks, skip=args.skip,
                                     progress=True)
     print(f"{len(songs)} songs of {root}/{split} cached in {folder}")

@@ -182,3 +182,12 @@ def test_the_job_writes_a_model_file_whose_transcriber_chooses_note_ends(tiny_mo
     assert _job().main(["report", f"{root}:validation:{tmp_path / 'c_val'}", "--model", str(out),
                         "--base", str(tiny_model_file)]) == 0
     assert "(chosen ends)" in capsys.readouterr().out
+
+
+def test_a_cached_split_is_named_root_split_cache():
+    from jointist.cached_fit import corpora_label, split_spec
+
+    assert split_spec("data/refine:train:pg/refine_train") == ("data/refine", "train", "pg/refine_train")
+    assert corpora_label(["/abs/data/refine:train:c1", "data/refine2:train:c2"]) == "refine/train + refine2/train"
+    with pytest.raises(ValueError, match="root:split:cache"):
+        split_spec("data/refine:train")
