@@ -43,8 +43,9 @@ from jointist.audio.features import num_frames
 from jointist.audio.io import AudioFile, Samples, audio_sample_rate, check_audio, peak_amplitude
 from jointist.constants import FRAMES_PER_SECOND, HOP_S, N_PITCHES, SAMPLE_RATE, SEGMENT_S
 from jointist.data.targets import class_rolls
-from jointist.instruments import INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
+from jointist.instruments import DRUMS, INSTRUMENTS, NUM_CLASSES, Instrument, parse_instruments
 from jointist.models.base import ConditionedTranscriberModel, JointistModel, ModelCard, RecognizerModel, SeparatorModel
+from jointist.models.drums import DrumTranscriber
 from jointist.models.note_ends import NoteEnder
 from jointist.models.serialize import CheckpointError, load_model, model_roles
 from jointist.models.verifier import NoteVerifier
@@ -207,30 +208,53 @@ class TranscribeStage(_InstrumentStage):
 
     The shared features are computed once per window; the heads run ``instruments_per_pass``
     instruments at a time from them, which bounds memory for ``instruments="all"``.
+
+    With a ``drummer`` (:class:`~jointist.models.drums.DrumTranscriber`), the ``Drums`` class comes
+    from it instead of the transcriber: its onset probabilities (also the frame ones, the drum rule)
+    and velocities, and no offsets.
     """
 
     name = "transcribe"
 
     model: ConditionedTranscriberModel
 
+    def __init__(self, model: Any, classes: Sequence[int], *, instruments_per_pass: int = 2,
+                 drummer: DrumTranscriber | None = None) -> None:
+        super().__init__(model, classes, instruments_per_pass=instruments_per_pass)
+        self.drum_slot = self.classes.index(DRUMS.index) if drummer is not None and DRUMS.index in self.classes else None
+        self.drummer = drummer if self.drum_slot is not None else None
+        if self.drum_slot is not None:  # the transcriber's heads run for the other classes only
+            self.classes = [c for c in self.classes if c != DRUMS.index]
+
     def __call__(
         self, audio: torch.Tensor, previous: dict[str, StageOutput], windows: Sequence[Window] = ()
     ) -> dict[str, StageOutput]:
-        features = self.model.features(audio)
         parts: dict[str, list[torch.Tensor]] = {"onset": [], "frame": [], "velocity": [], "offset": []}
-        for _, group in self.groups(len(audio), audio.device):
-            out = self.model.heads(features, group)
-            parts["onset"].append(torch.sigmoid(out.onset))
-            parts["frame"].append(torch.sigmoid(out.frame))
-            velocity = getattr(out, "velocity", None)
-            if velocity is not None:
-                parts["velocity"].append(torch.sigmoid(velocity))
-            offset = getattr(out, "offset", None)
-            if offset is not None:
-                parts["offset"].append(torch.sigmoid(offset))
+        if self.classes:
+            features = self.model.features(audio)
+            for _, group in self.groups(len(audio), audio.device):
+                out = self.model.heads(features, group)
+                parts["onset"].append(torch.sigmoid(out.onset))
+                parts["frame"].append(torch.sigmoid(out.frame))
+                velocity = getattr(out, "velocity", None)
+                if velocity is not None:
+                    parts["velocity"].append(torch.sigmoid(velocity))
+                offset = getattr(out, "offset", None)
+                if offset is not None:
+                    parts["offset"].append(torch.sigmoid(offset))
         # (batch, K, time, 88) -> time first
-        return {name: StageOutput(torch.cat(value, dim=1).permute(0, 2, 1, 3), "frames")
-                for name, value in parts.items() if value}
+        stacked = {name: torch.cat(value, dim=1) for name, value in parts.items() if value}
+        if self.drummer is not None and self.drum_slot is not None:
+            frames = next(iter(stacked.values())).shape[2] if stacked else num_frames(audio.shape[-1])
+            onset, velocity = self.drummer.rolls(audio, frames)
+            drums = {"onset": onset, "frame": onset, "velocity": velocity, "offset": torch.zeros_like(onset)}
+            if not stacked:
+                stacked = {name: value[:, None] for name, value in drums.items() if name != "offset"}
+            else:
+                j = self.drum_slot
+                stacked = {name: torch.cat([value[:, :j], drums[name][:, None], value[:, j:]], dim=1)
+                           for name, value in stacked.items()}
+        return {name: StageOutput(value.permute(0, 2, 1, 3), "frames") for name, value in stacked.items()}
 
 
 class SeparateStage(_InstrumentStage):
@@ -741,6 +765,9 @@ class Transcriber(Pipeline):
         choose_ends: use the model file's note-end chooser (:mod:`jointist.note_ends`) when it has
             one: it chooses where each decoded note ends among its candidate ends; False: the
             note trackers' ends.
+        drums: use the model file's drum transcriber (:mod:`jointist.models.drums`, role
+            ``drummer``) for the ``Drums`` track when it has one, with the drum onset threshold of
+            its card (unless ``decode`` is given); False: the transcriber's own drums.
     """
 
     def __init__(
@@ -760,6 +787,7 @@ class Transcriber(Pipeline):
         input_peak: float | None = INPUT_PEAK,
         verify: bool = True,
         choose_ends: bool = True,
+        drums: bool = True,
     ) -> None:
         loaded, self.card, self.model_path = load_role(model, role="transcriber", default=DEFAULT_MODEL, device=device)
         if not isinstance(loaded, ConditionedTranscriberModel):
@@ -779,7 +807,17 @@ class Transcriber(Pipeline):
             if not isinstance(ender, NoteEnder):
                 raise CheckpointError(f"{self.model_path}: {type(ender).__name__} is not a note-end chooser")
             self.ender = ender
+        self.drummer: DrumTranscriber | None = None
+        drum_rows = None
+        if drums and "drummer" in model_roles(self.model_path):
+            drummer, drummer_card = load_model(self.model_path, role="drummer", map_location=device)
+            if not isinstance(drummer, DrumTranscriber):
+                raise CheckpointError(f"{self.model_path}: {type(drummer).__name__} is not a drum transcriber")
+            self.drummer = drummer.to(device)
+            drum_rows = (drummer_card.decode or {}).get("class_thresholds")
         self.decode = decode or DecodeConfig(**(settings or {}))
+        if decode is None and drum_rows:
+            self.decode = self.decode.with_classes(drum_rows)
         super().__init__(model=model, device=device, batch_size=batch_size, instruments_per_pass=instruments_per_pass,
                          window_s=window_s, hop_s=hop_s, progress=progress, recognizer=recognizer, separator=separator,
                          max_posteriorgram_frames=max_posteriorgram_frames, input_peak=input_peak)
@@ -792,7 +830,8 @@ class Transcriber(Pipeline):
     def all_posteriorgrams(self, audio: Samples, instruments: Sequence[Instrument]) -> dict[str, np.ndarray]:
         """Every song-long output of the model as uint8 codes, (frames, K, 88) each: ``onset`` and
         ``frame``, and ``velocity`` and ``offset`` from a model with those heads."""
-        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass)
+        stage = TranscribeStage(self.model, [i.index for i in instruments], instruments_per_pass=self.instruments_per_pass,
+                                drummer=self.drummer)
         return run_stages(audio, [stage], chunker=self.chunker, batch_size=self.batch_size, device=self.device,
                           progress=self.progress, desc="transcribing", gain=input_gain(audio, self.input_peak))
 
@@ -820,7 +859,8 @@ class Transcriber(Pipeline):
         if not chosen:
             return Transcription(len(audio) / SAMPLE_RATE, [], source=source, detected=detected)
         classes = [i.index for i in chosen]
-        stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass)]
+        stages: list[Stage] = [TranscribeStage(self.model, classes, instruments_per_pass=self.instruments_per_pass,
+                                               drummer=self.drummer)]
         if separate:
             stages.append(SeparateStage(self.separator, classes, instruments_per_pass=self.instruments_per_pass))
         # notes are decoded from the uint8 codes while the windows are stitched, one block at a time

@@ -145,6 +145,14 @@ class DecodeConfig:
             table[inst.name] = (cast(float, values[0]), cast(float, values[1]), values[2], values[3])
         return tuple((name, *table[name]) for name in sorted(table)) or None
 
+    def with_classes(self, rows: Mapping[str, Sequence[float | None]] | Sequence[Sequence[object]]) -> DecodeConfig:
+        """These settings with the ``class_thresholds`` rows of ``rows`` (same forms) added, replacing
+        the rows of the instruments they name (e.g. the ``Drums`` row of a drum transcriber's card)."""
+        new = self._class_table(rows) or ()
+        named = {row[0] for row in new}
+        kept = tuple(row for row in (self.class_thresholds or ()) if row[0] not in named)  # type: ignore[union-attr]
+        return replace(self, class_thresholds=[list(row) for row in (*kept, *new)])
+
     def for_class(self, index: int) -> DecodeConfig:
         """The settings that decode instrument class ``index``: its own thresholds (ratio, offset
         threshold) where ``class_thresholds`` names it, these otherwise."""

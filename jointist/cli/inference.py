@@ -68,7 +68,8 @@ def build_transcriber(cfg: DictConfig) -> Transcriber | TokenTranscriber:
     if head == "seq2seq":
         return TokenTranscriber(cfg.ckpt, max_tokens=cfg.get("max_tokens"), **common)
     transcriber = Transcriber(cfg.ckpt, verify=bool(cfg.get("verify", True)),
-                              choose_ends=bool(cfg.get("choose_ends", True)), **common)
+                              choose_ends=bool(cfg.get("choose_ends", True)), drums=bool(cfg.get("drum_model", True)),
+                              **common)
     decode = OmegaConf.to_container(cfg.decode)
     overrides = {str(k): v for k, v in decode.items() if v is not None} if isinstance(decode, dict) else {}
     if overrides:

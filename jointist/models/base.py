@@ -18,6 +18,8 @@ The roles and what the pipeline and the tasks may call on a model of that role:
                 -> P(note) (:mod:`jointist.verifier`)
 ``ender``       :class:`~jointist.models.note_ends.NoteEnder`: candidate ends of decoded notes -> the
                 chosen one (:mod:`jointist.note_ends`)
+``drummer``     :class:`~jointist.models.drums.DrumTranscriber`: audio (B, samples) -> onset and
+                velocity logits per GM kit key; the pipeline's ``Drums`` track when present
 =============== ===========================================================================
 
 A :class:`ModelCard` travels with the weights: class, arguments, sample rate, hop, trained steps,
@@ -56,7 +58,7 @@ __all__ = [
     "model_class",
 ]
 
-ROLES = ("recognizer", "transcriber", "separator", "seq2seq", "verifier", "ender")
+ROLES = ("recognizer", "transcriber", "separator", "seq2seq", "verifier", "ender", "drummer")
 """The roles a model can play; one model file holds at most one model per role."""
 
 MODEL_REGISTRY: dict[str, type[JointistModel]] = {}
