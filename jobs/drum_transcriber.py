@@ -35,6 +35,8 @@ from jointist.cached_fit import corpora_label, split_spec
 
 CROP_FRAMES = 400
 THRESHOLDS = (0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
+SHIFTS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+"""Logit shifts per kit key tried by :func:`calibrate`."""
 
 
 def song_entry(track, model) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -133,10 +135,24 @@ def learning_rate(step: int, total: int, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1.0 + np.cos(np.pi * done)))
 
 
-def loss_of(model, mel: torch.Tensor, onset: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    """Onset BCE per kit key plus the squared velocity error at the true onsets."""
+def key_weights(songs, power: float, cap: float = 10.0) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """Weights of the hits of each kit key in the onset loss: (most hits of any key / hits of this key)
+    ** ``power``, at most ``cap`` (0: all 1), so that rarely hit pieces are not learned last."""
+    from jointist.models.drums import KIT_KEYS
+
+    hits = np.zeros(len(KIT_KEYS))
+    for _, entry in songs:
+        np.add.at(hits, entry["keys"], 1)
+    weights = np.minimum((hits.max() / np.maximum(hits, 1.0)) ** power, cap) if hits.any() else np.ones(len(KIT_KEYS))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def loss_of(model, mel: torch.Tensor, onset: torch.Tensor, velocity: torch.Tensor,  # type: ignore[no-untyped-def]
+            weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Onset BCE per kit key (hits of key k weighted by ``weights[k]``) plus the squared velocity
+    error at the true onsets."""
     on, vel = model.from_spectrogram(mel)
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(on, onset)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(on, onset, pos_weight=weights)
     hits = onset > 0
     if hits.any():
         loss = loss + ((torch.sigmoid(vel[hits]) - velocity[hits]) ** 2).mean()
@@ -186,6 +202,49 @@ def validate(model, songs, thresholds=THRESHOLDS) -> tuple[float, float]:  # typ
     return best, counts[best].f1
 
 
+def calibrate(model, songs, threshold: float, *, shifts=SHIFTS, min_hits: int = 30) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    """Fit ``model.calibration``: per kit key with at least ``min_hits`` hits in ``songs``, the logit
+    shift (of ``shifts``) under which the hits decoded at ``threshold`` give the best drum note F1 of
+    all keys pooled (coordinate ascent, keys taken in turn); other keys stay 0. Returns GM key ->
+    shift of the keys that moved."""
+    from jointist.constants import MIN_MIDI
+    from jointist.metrics import Counts, match_counts
+    from jointist.models.drums import KIT_KEYS
+    from jointist.notes import NoteArray
+
+    def at(notes, key):  # type: ignore[no-untyped-def]
+        keep = notes.pitch == key
+        return NoteArray(notes.onset_s[keep], notes.offset_s[keep], notes.pitch[keep], notes.velocity[keep])
+
+    model.calibration.zero_()
+    counts: dict[float, dict[int, Counts]] = {float(s): {} for s in shifts}
+    for _, entry in songs:
+        ref = _reference(entry)
+        probs = drum_probs(model, entry)
+        kit = np.asarray(KIT_KEYS) - MIN_MIDI
+        logits = np.log(np.clip(probs[:, kit], 1e-7, 1 - 1e-7)) - np.log1p(-np.clip(probs[:, kit], 1e-7, 1 - 1e-7))
+        for shift in counts:
+            shifted = np.zeros_like(probs)
+            shifted[:, kit] = 1.0 / (1.0 + np.exp(-(logits + shift)))
+            est = drum_notes(shifted, threshold)
+            for key in KIT_KEYS:
+                c = counts[shift].get(key, Counts()) + match_counts(at(ref, key), at(est, key), with_offset=False)
+                counts[shift][key] = c
+    chosen = {key: 0.0 for key in KIT_KEYS}
+    tuned = [key for key in KIT_KEYS if counts[0.0][key].n_ref >= min_hits]
+
+    def pooled(choice: dict[int, float]) -> float:
+        return sum((counts[choice[k]][k] for k in KIT_KEYS), Counts()).f1
+
+    for _ in range(3):  # coordinate ascent on the F1 of all keys' hits pooled (what the scores count)
+        for key in tuned:
+            chosen[key] = max(counts, key=lambda s: (pooled({**chosen, key: s}), -abs(s)))
+    moved = {key: shift for key, shift in chosen.items() if shift != 0.0}
+    for key, shift in moved.items():
+        model.calibration[KIT_KEYS.index(key)] = shift
+    return moved
+
+
 def train(args: argparse.Namespace) -> None:
     from jointist.atomic import atomic_path
     from jointist.models.drums import KIT_KEYS, DrumTranscriber
@@ -195,6 +254,11 @@ def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     model = DrumTranscriber(channels=args.channels, features=args.features, rnn_hidden=args.rnn_hidden)
+    if args.init:  # go on from a trained drummer (its layout; the per-key shifts start again from 0)
+        from jointist.models.serialize import load_model
+
+        model, _ = load_model(args.init, role="drummer")
+        model.calibration.zero_()
     songs = [song for spec in args.train for song in cached_songs(spec, model, max_tracks=args.max_tracks)]
     with_drums = [s for s in songs if len(s[1]["frames"])]
     without = [s for s in songs if not len(s[1]["frames"])]
@@ -204,6 +268,10 @@ def train(args: argparse.Namespace) -> None:
     hits = Counter(int(KIT_KEYS[k]) for _, e in with_drums for k in e["keys"])
     print(f"train: {len(songs)} songs ({len(with_drums)} with drums, {sum(hits.values())} hits; most hit keys "
           f"{', '.join(f'{k}: {n}' for k, n in hits.most_common(8))}); validation: {len(val)} songs with drums", flush=True)
+    weights = key_weights(with_drums, args.key_weight) if args.key_weight else None
+    if weights is not None:
+        print("hits weighted by key: " + ", ".join(f"{k}: {w:.1f}" for k, w in zip(KIT_KEYS, weights.tolist())
+                                                   if w > 1 and k in hits), flush=True)
     frames = sum(len(e["mel"]) for _, e in songs)
     steps_per_epoch = max(frames // (CROP_FRAMES * args.batch), 1)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -211,6 +279,8 @@ def train(args: argparse.Namespace) -> None:
     epoch, best, curve = 0, None, []
     if args.resume and state_path.exists():
         state = torch.load(state_path, weights_only=False)
+        for saved in (state["model"], (state["best"] or {}).get("model", {})):
+            saved.setdefault("calibration", torch.zeros(len(KIT_KEYS)))  # states written before calibration
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         epoch, best, curve = state["epoch"], state["best"], state["curve"]
@@ -223,7 +293,7 @@ def train(args: argparse.Namespace) -> None:
         for step in range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch):
             for group in opt.param_groups:
                 group["lr"] = learning_rate(step, args.epochs * steps_per_epoch, args.lr)
-            loss = loss_of(model, *_batch(songs, rng, args.batch, len(KIT_KEYS), args.gain_db))
+            loss = loss_of(model, *_batch(songs, rng, args.batch, len(KIT_KEYS), args.gain_db), weights)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -243,14 +313,23 @@ def train(args: argparse.Namespace) -> None:
     assert best is not None
     model.load_state_dict(best["model"])
     best["threshold"], best["f1"] = validate(model, val)  # the threshold again, on this version's grid
+    calibrated = ""
+    if args.calibrate:
+        moved = calibrate(model, val, best["threshold"])
+        threshold, f1 = validate(model, val)
+        calibrated = (f"; per-key logit shifts on validation ({', '.join(f'{k}: {v:+g}' for k, v in moved.items()) or 'none'}): "
+                      f"drum note F1 {best['f1']:.4f} at {best['threshold']} -> {f1:.4f} at {threshold}")
+        print(calibrated[2:], flush=True)
+        best["threshold"], best["f1"] = threshold, f1
     model.eval()
     models = load_models(args.model or default_model_path())
     card = model.card(trained_steps=best["epoch"] * steps_per_epoch,
                       training_data=f"{len(songs)} songs of {corpora_label(args.train)} ({len(with_drums)} with drums), "
-                                    f"crops of {CROP_FRAMES} frames, gain +-{args.gain_db} dB",
+                                    f"crops of {CROP_FRAMES} frames, gain +-{args.gain_db} dB"
+                                    f"{f', hits weighted by key (power {args.key_weight})' if args.key_weight else ''}",
                       decode={"class_thresholds": [["Drums", best["threshold"], 0.1]]},
-                      notes=f"drum transcriber; epoch {best['epoch']} of {epoch}; validation drum note F1 "
-                            f"{best['f1']:.4f} at onset threshold {best['threshold']} ({corpora_label([args.val])})")
+                      notes=f"drum transcriber{'' if not args.init else ', from a trained one'}; epoch {best['epoch']} of {epoch}; validation drum note F1 "
+                            f"{best['f1']:.4f} at onset threshold {best['threshold']} ({corpora_label([args.val])}){calibrated}")
     models["drummer"] = (model, card)
     out = save_models(models, args.out)
     with atomic_path(Path(args.out).with_suffix(".curve.tsv")) as tmp:
@@ -342,11 +421,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--gain-db", type=float, default=6.0)
+    p.add_argument("--key-weight", type=float, default=0.0,
+                   help="weight each key's hits by (most hits of a key / its hits) ** this, at most 10 (0: equal)")
     p.add_argument("--channels", type=int, nargs="+", default=[8, 16, 32])
     p.add_argument("--features", type=int, default=128)
     p.add_argument("--rnn-hidden", type=int, default=64)
     p.add_argument("--minutes", type=float, default=None, help="stop after the epoch that passes this (resume later)")
     p.add_argument("--resume", action="store_true", help="go on from the training state next to --out")
+    p.add_argument("--init", default=None, help="start from this model file's drummer (its layout) instead of anew")
+    p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                   help="leave the per-key logit shifts at 0 (default: fitted on the validation songs)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=train)
     p = sub.add_parser("report", help="drum and transcription scores of cached splits, transcriber's drums vs drummer")

@@ -140,9 +140,10 @@ def test_the_job_trains_resumes_and_writes_a_model_file_whose_drums_the_pipeline
     printed = capsys.readouterr().out
     assert "train: 4 songs (3 with drums, 24 hits" in printed and f"wrote {out}" in printed
     assert sorted((tmp_path / "c_train").glob("*.npz"))  # the cache is kept for the next run
-    assert _job().main([*common, "--epochs", "2", "--resume"]) == 0
+    assert _job().main([*common, "--epochs", "2", "--resume", "--key-weight", "0.5"]) == 0
     printed = capsys.readouterr().out
     assert "resumed after epoch 1" in printed and "epoch 2:" in printed and "epoch 1:" not in printed
+    assert "hits weighted by key: 38: 1.2" in printed  # 9 hi-hat and kick hits, 6 snare hits: sqrt(9 / 6)
     assert set(model_roles(out)) == {"transcriber", "drummer"}
     drummer, card = load_model(out, role="drummer")
     assert isinstance(drummer, DrumTranscriber) and card.init_args["channels"] == [2]
@@ -150,9 +151,23 @@ def test_the_job_trains_resumes_and_writes_a_model_file_whose_drums_the_pipeline
     assert out.with_suffix(".curve.tsv").read_text().splitlines()[0] == "epoch\ttrain_loss\tvalidation_drum_f1\tthreshold"
     pipeline = Transcriber(out, progress=False)
     assert pipeline.drummer is not None
+    again = tmp_path / "again.pt"
+    assert _job().main([*common, "--out", str(again), "--init", str(out), "--epochs", "1", "--no-calibrate"]) == 0
+    assert "from a trained one" in load_model(again, role="drummer")[1].notes
     assert _job().main(["report", f"{root}:validation:{tmp_path / 'pg_val'}", "--model", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| validation | transcriber's drums |" in printed and "| validation | drummer |" in printed
+
+
+def test_rare_kit_pieces_weigh_more_in_the_loss_up_to_a_cap():
+    job = _job()
+    index = {k: KIT_KEYS.index(k) for k in (42, 36, 51, 44)}
+    keys = np.array([index[42]] * 400 + [index[36]] * 100 + [index[51]] * 4 + [index[44]] * 1)
+    weights = job.key_weights([("s", {"keys": keys})], 0.5)
+    assert weights[index[42]] == 1.0 and weights[index[36]] == pytest.approx(2.0)
+    assert weights[index[51]] == pytest.approx(10.0) and weights[index[44]] == 10.0  # sqrt(100), sqrt(400) capped
+    assert weights[KIT_KEYS.index(81)] == 10.0  # never hit: as rare as can be
+    assert (job.key_weights([("s", {"keys": keys})], 0.0) == 1.0).all()
 
 
 def test_a_corrupt_drum_cache_file_is_named(tmp_path):

@@ -57,6 +57,10 @@ class DrumTranscriber(JointistModel):
         self.velocity = nn.Linear(2 * rnn_hidden, len(KIT_KEYS))
         init_prior(self.onset)
         self.register_buffer("keys", torch.tensor(KIT_KEYS, dtype=torch.long) - MIN_MIDI, persistent=False)
+        self.register_buffer("calibration", torch.zeros(len(KIT_KEYS)))
+        """Per kit key, a shift of the onset logits fitted on validation songs after training
+        (``jobs/drum_transcriber.py``): a rarely hit piece (a ride, a tambourine) is predicted with
+        lower probabilities than the kick, and one drum threshold suits every key after the shift."""
 
     def spectrogram(self, audio: torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> log-mel (batch, T, 229), what :meth:`from_spectrogram` takes (training
@@ -67,7 +71,7 @@ class DrumTranscriber(JointistModel):
         """Log-mel (batch, T, bins) -> onset and velocity logits (batch, T, len(KIT_KEYS)) each."""
         x = self.norm(spec.transpose(1, 2)).transpose(1, 2)
         x, _ = self.rnn(self.stack(x))
-        return self.onset(x), self.velocity(x)
+        return self.onset(x) + self.calibration, self.velocity(x)
 
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """audio (batch, samples) -> onset and velocity logits (batch, T, len(KIT_KEYS))."""
