@@ -49,6 +49,7 @@ def corpus_spec(cfg: DictConfig) -> CorpusSpec:
         max_stems=cfg.max_stems,
         tempo_bpm_range=(float(cfg.tempo_bpm_range[0]), float(cfg.tempo_bpm_range[1])),
         mix_peak=float(cfg.mix_peak),
+        ride_share=float(cfg.get("ride_share", 0.0)),
         timbre=timbre,
     )
 

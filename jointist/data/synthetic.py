@@ -82,6 +82,9 @@ class CorpusSpec:
     mix_peak: float = 0.8
     timbre: TimbreSpec | None = None
     """Timbre variation of the stems of some splits at render time (None: every stem as its preset sounds)."""
+    ride_share: float = 0.0
+    """Share of the pop drum parts that keep time on the ride cymbal, with the hi-hat pedal
+    (:func:`~jointist.data.composer.parts.drums.play_drums`); 0: the grooves as they are."""
 
     def __post_init__(self) -> None:
         if self.num_tracks < 1:
@@ -101,6 +104,8 @@ class CorpusSpec:
                 raise ValueError(
                     f"styles.{split} must map styles ({', '.join(STYLES)}) to non-negative weights, got {weights}"
                 )
+        if not 0.0 <= self.ride_share <= 1.0:
+            raise ValueError(f"ride_share must be in [0, 1], got {self.ride_share}")
         if not 0 < self.mix_peak < 1:
             raise ValueError(f"mix_peak must be in (0, 1), got {self.mix_peak}")
         if isinstance(self.timbre, Mapping):  # as read back from corpus.yaml
@@ -117,6 +122,8 @@ class CorpusSpec:
             del out["timbre"]  # so a corpus made before timbre variation existed resumes as it was
         else:
             out["timbre"] = self.timbre.to_dict()
+        if not self.ride_share:
+            del out["ride_share"]  # likewise for corpora made before it existed
         return out
 
 
@@ -197,7 +204,7 @@ def compose_track(spec: CorpusSpec, job: TrackJob) -> tuple[Song, list[Path]]:
     song = compose_song(
         rng, duration_s=spec.duration_s, guest_class=job.guest_class, min_stems=spec.min_stems,
         max_stems=spec.max_stems, tempo_bpm_range=(float(spec.tempo_bpm_range[0]), float(spec.tempo_bpm_range[1])),
-        style=draw_style(spec, job),
+        style=draw_style(spec, job), ride_share=spec.ride_share,
     )
     tick_s = 60.0 / (song.tempo_bpm * MIDI_RESOLUTION)
     stems = [

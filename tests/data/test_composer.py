@@ -409,3 +409,19 @@ def test_class_constants_match_the_instrument_map():
     for inst in INSTRUMENTS:
         name = "DRUM_KIT" if inst.is_drum else inst.slug.upper()
         assert getattr(composer_classes, name) == inst.index, name
+
+
+def test_ride_share_moves_the_time_keeping_to_the_ride_with_the_hi_hat_pedal():
+    def drum_keys(share: float) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for seed in range(12):
+            for stem in compose_song(np.random.default_rng([5, seed]), duration_s=20.0, ride_share=share).stems:
+                if stem.is_drum:
+                    for key in stem.notes.pitch.tolist():
+                        counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    plain, ride = drum_keys(0.0), drum_keys(1.0)
+    assert plain.get(42, 0) > 3 * (plain.get(51, 0) + plain.get(59, 0))  # the grooves keep time on the hi-hat
+    assert ride.get(51, 0) + ride.get(59, 0) > 3 * ride.get(42, 0) and ride.get(44, 0) > 50  # ride, pedal on 2 and 4
+    assert ride.get(36, 0) + ride.get(35, 0) > 0.8 * (plain.get(36, 0) + plain.get(35, 0))  # the same kicks

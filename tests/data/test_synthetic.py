@@ -120,6 +120,13 @@ def test_reserved_and_missing_soundfonts():
         CorpusSpec(num_tracks=2, duration_s=4.0, soundfonts={"train": ["TimGM6mb.sf2"]})
 
 
+def test_ride_share_is_checked_and_saved_only_when_used():
+    assert "ride_share" not in SPEC.to_dict()  # corpora made before the option resume as they were
+    assert CorpusSpec(**{**SPEC.to_dict(), "ride_share": 0.7}).to_dict()["ride_share"] == 0.7
+    with pytest.raises(ValueError, match="ride_share must be in"):
+        CorpusSpec(**{**SPEC.to_dict(), "ride_share": 1.5})
+
+
 def test_cli_renders_and_prints_statistics(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "jointist.cli.synth", f"root={tmp_path / 'c'}", "num_tracks=2", "duration_s=3",

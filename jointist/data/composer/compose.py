@@ -81,6 +81,7 @@ def compose_song(
     max_stems: int = 12,
     tempo_bpm_range: tuple[float, float] = (60.0, 180.0),
     style: str = "pop",
+    ride_share: float = 0.0,
 ) -> Song:
     """Compose a random multitrack song.
 
@@ -96,6 +97,8 @@ def compose_song(
             their own ensembles (1 to ``max_stems`` stems; ``min_stems`` is pop's) and leave out a
             guest class they cannot host (drums in a chorale): see
             :data:`~jointist.data.composer.styles.STYLE_CLASSES`.
+        ride_share: share of pop drum parts that keep time on the ride cymbal with the hi-hat pedal
+            (0: the grooves as they are, and the same songs as before the option existed).
 
     Returns:
         A :class:`Song` whose stems hold notes in seconds with pitches inside each class's
@@ -128,6 +131,7 @@ def compose_song(
         )
 
     plan = plan_song(rng, duration_s=float(duration_s), tempo_bpm_range=(lo_bpm, hi_bpm))
+    plan.ride_share = float(ride_share)
     voices = plan_band(rng, plan, guest_class=guest_class, min_stems=min_stems, max_stems=max_stems)
 
     # Parts: the lead roles first (the counter lines and doublings follow the first melody), then the rest.

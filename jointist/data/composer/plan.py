@@ -109,6 +109,7 @@ class Plan:
     # (beats, seconds): a tempo map for rubato and tempo changes (None: constant ``tempo_bpm``);
     # both increasing, from (0, 0), piecewise linear between the points and at ``tempo_bpm`` beyond
     tempo_map: tuple[np.ndarray, np.ndarray] | None = None
+    ride_share: float = 0.0  # share of drum parts keeping time on the ride with the hi-hat pedal (pop)
 
     @property
     def beat_s(self) -> float:

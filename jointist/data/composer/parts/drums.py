@@ -34,13 +34,17 @@ def play_drums(plan: Plan, voice: Voice, rng: np.random.Generator, buf: NoteBuff
     }.get(perc_voice or "", "")
     dur_s = min(DRUM_NOTE_S, 0.22 * plan.beat_s)
     steps = 4 * bpb
+    # time kept on the ride, the hi-hat pedal on the backbeats (drawn only when asked for, so that
+    # songs composed without it stay the same)
+    on_ride = plan.ride_share > 0 and rng.random() < plan.ride_share
+    pedal = "".join("x" if i % 4 == 0 and (i // 4) % 2 == 1 else "." for i in range(steps))
 
     for section, start, end in plan.active_sections(voice):
         level = 0.8 + 0.25 * section.energy
         lines = dict(groove)
         if section.energy < 0.45:  # sparse time keeping
             variant = pick(rng, ("hats", "kick_hats", "stick"))
-            time_voice = "ride" if "ride" in lines else "hat"
+            time_voice = "ride" if "ride" in lines or on_ride else "hat"
             thin = "".join("x" if i % 4 == 0 else "." for i in range(steps))
             lines = {time_voice: thin}
             if variant != "hats":
@@ -53,6 +57,12 @@ def play_drums(plan: Plan, voice: Voice, rng: np.random.Generator, buf: NoteBuff
                 lines["ride"] = hat.replace("o", "x")
             else:  # open the hi-hat on the off-beat eighths
                 lines["hat"] = "".join("o" if i % 4 == 2 and c != "." else c for i, c in enumerate(hat))
+        if on_ride and section.energy >= 0.45:
+            for time_voice in ("hat", "shaker"):
+                if time_voice in lines and "ride" not in lines:
+                    lines["ride"] = lines.pop(time_voice).replace("o", "x").replace("g", ".")
+            if "ride" in lines and "pedal" not in lines:
+                lines["pedal"] = pedal
         if clap and "snare" in lines:
             lines["clap"] = lines["snare"].replace("g", ".")
         if perc_line and section.energy >= 0.65:
