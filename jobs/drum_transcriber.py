@@ -264,7 +264,7 @@ def train(args: argparse.Namespace) -> None:
     without = [s for s in songs if not len(s[1]["frames"])]
     keep = int(round(args.no_drum_share / max(1.0 - args.no_drum_share, 1e-6) * len(with_drums)))
     songs = with_drums + [without[i] for i in rng.permutation(len(without))[:keep]]
-    val = [s for s in cached_songs(args.val, model, drums_only=True)]
+    val = [s for spec in args.val for s in cached_songs(spec, model, drums_only=True)]
     hits = Counter(int(KIT_KEYS[k]) for _, e in with_drums for k in e["keys"])
     print(f"train: {len(songs)} songs ({len(with_drums)} with drums, {sum(hits.values())} hits; most hit keys "
           f"{', '.join(f'{k}: {n}' for k, n in hits.most_common(8))}); validation: {len(val)} songs with drums", flush=True)
@@ -329,7 +329,7 @@ def train(args: argparse.Namespace) -> None:
                                     f"{f', hits weighted by key (power {args.key_weight})' if args.key_weight else ''}",
                       decode={"class_thresholds": [["Drums", best["threshold"], 0.1]]},
                       notes=f"drum transcriber{'' if not args.init else ', from a trained one'}; epoch {best['epoch']} of {epoch}; validation drum note F1 "
-                            f"{best['f1']:.4f} at onset threshold {best['threshold']} ({corpora_label([args.val])}){calibrated}")
+                            f"{best['f1']:.4f} at onset threshold {best['threshold']} ({corpora_label(args.val)}){calibrated}")
     models["drummer"] = (model, card)
     out = save_models(models, args.out)
     with atomic_path(Path(args.out).with_suffix(".curve.tsv")) as tmp:
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="train a drum transcriber and write the model file with it")
     p.add_argument("--model", default=None, help="the base model file (default: the shipped one)")
     p.add_argument("--train", required=True, nargs="+", help="root:split:cache of the training songs")
-    p.add_argument("--val", required=True, help="root:split:cache of the validation songs")
+    p.add_argument("--val", required=True, nargs="+", help="root:split:cache of the validation songs (one or more corpora)")
     p.add_argument("--out", required=True)
     p.add_argument("--max-tracks", type=int, default=None, help="songs used per training corpus (default: all)")
     p.add_argument("--no-drum-share", type=float, default=0.2, help="share of the training songs without drums")
