@@ -9,6 +9,7 @@ import soundfile as sf
 
 from jointist.instruments import by_name
 from jointist.metrics import energy_re_mixture_db, match_counts, whole_track_sdr_db
+from jointist.models.drums import DrumTranscriber
 from jointist.models.note_ends import NoteEnder
 from jointist.models.pitchwise import PitchwiseTranscriber
 from jointist.models.recognizer import InstrumentRecognizer
@@ -36,7 +37,7 @@ def plain_args(name: str) -> dict:
 def test_shipped_transcriber_is_packaged_small_with_a_clean_card():
     path = default_model_path()
     assert path.is_file() and path.stat().st_size < 30 * 2**20  # everything shipped, in one file
-    assert sorted(model_roles(path)) == ["ender", "recognizer", "separator", "transcriber", "verifier"]
+    assert sorted(model_roles(path)) == ["drummer", "ender", "recognizer", "separator", "transcriber", "verifier"]
     model, card = load_model(path, role="transcriber")
     assert isinstance(model, PitchwiseTranscriber)
     assert card.init_args == {"n_classes": 39, **plain_args("transcriber")}  # the default layout, conf/model/transcriber.yaml
@@ -49,6 +50,10 @@ def test_shipped_transcriber_is_packaged_small_with_a_clean_card():
     ender, ender_card = load_model(path, role="ender")  # the note-end chooser
     assert isinstance(ender, NoteEnder) and ender_card.init_args == plain_args("ender")
     assert ender_card.training_data and not MACHINE_PATH.search(repr(ender_card))
+    drummer, drummer_card = load_model(path, role="drummer")  # the drum transcriber, with its drum threshold
+    assert isinstance(drummer, DrumTranscriber) and drummer_card.init_args == plain_args("drummer")
+    assert [row[0] for row in drummer_card.decode["class_thresholds"]] == ["Drums"]
+    assert drummer_card.training_data and not MACHINE_PATH.search(repr(drummer_card))
 
 
 def test_shipped_transcriber_transcribes_a_file_with_default_settings(tmp_path):
