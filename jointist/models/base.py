@@ -55,6 +55,7 @@ __all__ = [
     "TranscriberOutput",
     "VerifierModel",
     "EnderModel",
+    "DrummerModel",
     "model_class",
 ]
 
@@ -127,6 +128,16 @@ class Seq2SeqModel(Protocol):
         ...
 
 
+@runtime_checkable
+class DrummerModel(Protocol):
+    """A drum transcriber: every GM kit key's onsets from the mixture, for the ``Drums`` track."""
+
+    def rolls(self, audio: torch.Tensor, frames: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, samples) -> onset probabilities and velocities (velocity / 127) on the 88-key axis
+        (the key number is the GM drum number), (batch, frames, 88) each."""
+        ...
+
+
 VerifierModel = OnsetVerifier
 """Which candidate onsets of a transcriber start notes (:mod:`jointist.verifier`)."""
 
@@ -141,6 +152,7 @@ ROLE_PROTOCOLS: dict[str, type] = {
     "seq2seq": Seq2SeqModel,
     "verifier": VerifierModel,
     "ender": EnderModel,
+    "drummer": DrummerModel,
 }
 
 

@@ -103,6 +103,9 @@ def test_every_model_config_builds_a_model_of_its_role(name):
             scores = model(torch.randn(3, len(KINDS), len(END_FEATURES)), torch.tensor([0, 1, 38]),
                            torch.ones(3, len(KINDS), dtype=torch.bool))
             assert scores.shape == (3, len(KINDS))
+        elif model.role == "drummer":  # onsets and velocities of the GM kit keys on the 88-key axis
+            onset, velocity = model.rolls(audio)
+            assert onset.shape == velocity.shape == (1, 101, 88)
         elif model.role == "seq2seq":  # teacher forcing: logits over the vocabulary for every decoder position
             assert model(audio, torch.zeros(1, 5, dtype=torch.long)).shape == (1, 5, model.init_args["vocab_size"])
         else:

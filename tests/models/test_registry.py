@@ -47,6 +47,8 @@ def example_inputs(model: JointistModel) -> tuple[torch.Tensor, ...]:
         mask = torch.rand(4, len(KINDS), generator=generator) > 0.3
         mask[:, 0] = True
         return torch.rand(4, len(KINDS), len(END_FEATURES), generator=generator), torch.tensor([0, 3, 38, 10]), mask
+    if model.role == "drummer":
+        return (audio,)
     raise NotImplementedError(f"give example inputs for the {model.role} role here")
 
 
@@ -61,6 +63,8 @@ def outputs(model: JointistModel, inputs: tuple[torch.Tensor, ...]) -> list[torc
     if model.role == "separator":
         audio, *conditions = inputs
         return [model.heads(model.features(audio), *conditions)]
+    if model.role == "drummer":  # onset and velocity logits, and the rolls the pipeline reads
+        return [*model(*inputs), *model.rolls(*inputs)]
     return [model(*inputs)]
 
 
