@@ -99,14 +99,6 @@ def cached_songs(spec: str, model, *, max_tracks: int | None = None, drums_only:
     return out
 
 
-def _targets(entry: dict[str, np.ndarray], n_keys: int) -> tuple[np.ndarray, np.ndarray]:
-    onset = np.zeros((len(entry["mel"]), n_keys), np.float32)
-    velocity = np.zeros_like(onset)
-    onset[entry["frames"], entry["keys"]] = 1.0
-    velocity[entry["frames"], entry["keys"]] = entry["velocity"]
-    return onset, velocity
-
-
 def _batch(songs, rng: np.random.Generator, batch: int, n_keys: int, gain_db: float):  # type: ignore[no-untyped-def]
     """Random crops of CROP_FRAMES frames (a louder or quieter mix: the log-mel shifted by up to ``gain_db``)."""
     mels, onsets, vels = [], [], []
@@ -114,11 +106,13 @@ def _batch(songs, rng: np.random.Generator, batch: int, n_keys: int, gain_db: fl
         entry = songs[i][1]
         start = int(rng.integers(0, max(len(entry["mel"]) - CROP_FRAMES, 0) + 1))
         mel = entry["mel"][start: start + CROP_FRAMES].astype(np.float32)
-        onset, vel = (a[start: start + CROP_FRAMES] for a in _targets(entry, n_keys))
-        pad = CROP_FRAMES - len(mel)
-        if pad:
-            mel = np.pad(mel, ((0, pad), (0, 0)), constant_values=float(mel.min()))
-            onset, vel = (np.pad(a, ((0, pad), (0, 0))) for a in (onset, vel))
+        onset = np.zeros((CROP_FRAMES, n_keys), np.float32)  # the crop's hits only
+        vel = np.zeros_like(onset)
+        inside = (entry["frames"] >= start) & (entry["frames"] < start + len(mel))
+        onset[entry["frames"][inside] - start, entry["keys"][inside]] = 1.0
+        vel[entry["frames"][inside] - start, entry["keys"][inside]] = entry["velocity"][inside]
+        if len(mel) < CROP_FRAMES:
+            mel = np.pad(mel, ((0, CROP_FRAMES - len(mel)), (0, 0)), constant_values=float(mel.min()))
         mels.append(mel + np.float32(rng.uniform(-gain_db, gain_db) * np.log(10) / 10))
         onsets.append(onset)
         vels.append(vel)
@@ -166,6 +160,14 @@ def drum_notes(probs: np.ndarray, threshold: float):  # type: ignore[no-untyped-
     return decode_notes(probs, probs, is_drum=True, config=DecodeConfig(onset_threshold=threshold, frame_threshold=0.0))
 
 
+def _at_key(notes, key: int):  # type: ignore[no-untyped-def]
+    """The notes of ``notes`` at one key."""
+    from jointist.notes import NoteArray
+
+    keep = notes.pitch == key
+    return NoteArray(notes.onset_s[keep], notes.offset_s[keep], notes.pitch[keep], notes.velocity[keep])
+
+
 def _reference(entry: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
     from jointist.constants import FRAMES_PER_SECOND
     from jointist.models.drums import KIT_KEYS
@@ -210,11 +212,6 @@ def calibrate(model, songs, threshold: float, *, shifts=SHIFTS, min_hits: int = 
     from jointist.constants import MIN_MIDI
     from jointist.metrics import Counts, match_counts
     from jointist.models.drums import KIT_KEYS
-    from jointist.notes import NoteArray
-
-    def at(notes, key):  # type: ignore[no-untyped-def]
-        keep = notes.pitch == key
-        return NoteArray(notes.onset_s[keep], notes.offset_s[keep], notes.pitch[keep], notes.velocity[keep])
 
     model.calibration.zero_()
     counts: dict[float, dict[int, Counts]] = {float(s): {} for s in shifts}
@@ -228,7 +225,8 @@ def calibrate(model, songs, threshold: float, *, shifts=SHIFTS, min_hits: int = 
             shifted[:, kit] = 1.0 / (1.0 + np.exp(-(logits + shift)))
             est = drum_notes(shifted, threshold)
             for key in KIT_KEYS:
-                c = counts[shift].get(key, Counts()) + match_counts(at(ref, key), at(est, key), with_offset=False)
+                c = counts[shift].get(key, Counts()) + match_counts(_at_key(ref, key), _at_key(est, key),
+                                                                    with_offset=False)
                 counts[shift][key] = c
     chosen = {key: 0.0 for key in KIT_KEYS}
     tuned = [key for key in KIT_KEYS if counts[0.0][key].n_ref >= min_hits]
@@ -339,10 +337,10 @@ def train(args: argparse.Namespace) -> None:
 
 
 def report(args: argparse.Namespace) -> None:
+    from jointist.data.slakh import load_index
     from jointist.evaluation import posteriorgrams_of_split, split_report
     from jointist.instruments import DRUMS
     from jointist.metrics import Counts, match_counts
-    from jointist.notes import NoteArray
     from jointist.pipeline import Transcriber
     from jointist.results import Posteriorgram
 
@@ -356,6 +354,7 @@ def report(args: argparse.Namespace) -> None:
         songs = posteriorgrams_of_split(plain, root, split, cache=cache, max_tracks=args.max_tracks)
         swapped = []
         per_key: dict[str, dict[int, Counts]] = {"transcriber": {}, "drummer": {}}
+        tracks = {t.track_id: t for t in load_index(root, split)}
         entries = dict(cached_songs(f"{root}:{split}:{args.drum_cache}/{split}", drummer.drummer, drums_only=True,
                                     max_tracks=None, progress=False)) if args.drum_cache else {}
         for song in songs:
@@ -364,17 +363,12 @@ def report(args: argparse.Namespace) -> None:
                 swapped.append(song)
                 continue
             j = classes.index(DRUMS.index)
-            entry = entries.get(song[0])
-            if entry is None:
-                from jointist.data.slakh import load_index
-
-                track = next(t for t in load_index(root, split) if t.track_id == song[0])
-                entry = song_entry(track, drummer.drummer)
+            entry = entries.get(song[0]) or song_entry(tracks[song[0]], drummer.drummer)
             probs = drum_probs(drummer.drummer, entry)
             onset = song[3].copy()
-            n = min(len(onset), len(probs))
+            frames = min(len(onset), len(probs))
             onset[:, j] = 0
-            onset[:n, j] = Posteriorgram.encode(torch.from_numpy(probs[:n])).numpy()
+            onset[:frames, j] = Posteriorgram.encode(torch.from_numpy(probs[:frames])).numpy()
             frame = song[4].copy()
             frame[:, j] = onset[:, j]
             swapped.append((song[0], song[1], song[2], onset, frame, *song[5:]))
@@ -383,9 +377,8 @@ def report(args: argparse.Namespace) -> None:
                 threshold = config.for_class(DRUMS.index).onset_threshold
                 est = drum_notes(codes[:, j].astype(np.float32) / Posteriorgram.SCALE, threshold)
                 for key in np.union1d(np.unique(ref.pitch), np.unique(est.pitch)):
-                    r, e = (NoteArray(n.onset_s[n.pitch == key], n.offset_s[n.pitch == key], n.pitch[n.pitch == key],
-                                      n.velocity[n.pitch == key]) for n in (ref, est))
-                    per_key[name][int(key)] = per_key[name].get(int(key), Counts()) + match_counts(r, e, with_offset=False)
+                    found = match_counts(_at_key(ref, key), _at_key(est, key), with_offset=False)
+                    per_key[name][int(key)] = per_key[name].get(int(key), Counts()) + found
         for name, transcriber, data in (("transcriber's drums", plain, songs), ("drummer", drummer, swapped)):
             r = split_report(data, transcriber.decode, ender=transcriber.ender)
             drums = sum(per_key["transcriber" if name.startswith("transcriber") else "drummer"].values(), Counts())
